@@ -1,0 +1,148 @@
+"""Who is calling: API keys (`tg_<id>_<secret>`) or OAuth2 client-credentials JWTs.
+
+Both end in a `Principal` for an active tenant. Every refusal is a 401 with a reason code;
+the messages never say whether a key id exists. Stored credential rows are re-read at most
+every `ttl_seconds` per process (a revocation or suspension applies within that time); the
+secret itself is verified on every request.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import jwt
+from sqlalchemy import Engine, select
+
+from api.errors import ApiError
+from tollgate.clock import utcnow
+from tollgate.db.models import ApiKey, OAuthClient, Tenant
+from tollgate.keys import parse_api_key, verify_secret
+from tollgate.settings import Settings
+
+# Pinned: tokens are only ever HS256; anything else (none, RS256 confusion) is refused.
+JWT_ALGORITHM = "HS256"
+_KEYS, _TENANTS, _CLIENTS = ApiKey.__table__, Tenant.__table__, OAuthClient.__table__
+_TENANT_COLUMNS = (_TENANTS.c.id, _TENANTS.c.tier, _TENANTS.c.status, _TENANTS.c.allowed_regions)
+_KEY_LOOKUP = select(
+    _KEYS.c.secret_hash, _KEYS.c.revoked_at, _KEYS.c.expires_at, *_TENANT_COLUMNS
+).join(_TENANTS, _TENANTS.c.id == _KEYS.c.tenant_id)
+_CLIENT_LOOKUP = select(_CLIENTS.c.secret_hash, _CLIENTS.c.revoked_at, *_TENANT_COLUMNS).join(
+    _TENANTS, _TENANTS.c.id == _CLIENTS.c.tenant_id
+)
+
+
+@dataclass(frozen=True)
+class Principal:
+    tenant_id: str
+    tier: str
+    allowed_regions: frozenset[str] | None
+    key_id: str | None = None
+    client_id: str | None = None
+
+
+def _unauthorized(code: str, message: str) -> ApiError:
+    return ApiError(401, code, message, headers={"WWW-Authenticate": 'Bearer realm="tollgate"'})
+
+
+def _principal(row: Any, **credential: str | None) -> Principal:
+    if row.status != "active":
+        raise _unauthorized("tenant_suspended", "the tenant is suspended")
+    regions = frozenset(row.allowed_regions) if row.allowed_regions is not None else None
+    return Principal(row.id, row.tier, regions, **credential)
+
+
+class CredentialStore:
+    """Reads key and client rows (joined with their tenant) with a short per-process TTL."""
+
+    def __init__(self, engine: Engine, settings: Settings, ttl_seconds: float = 1.0):
+        self.engine, self.settings, self.ttl_seconds = engine, settings, ttl_seconds
+        self._rows: dict[tuple[str, str], tuple[float, Any]] = {}
+
+    def _row(self, kind: str, ident: str) -> Any:
+        hit = self._rows.get((kind, ident))
+        if hit is not None and hit[0] > time.monotonic():
+            return hit[1]
+        stmt = (
+            _KEY_LOOKUP.where(_KEYS.c.key_id == ident)
+            if kind == "key"
+            else _CLIENT_LOOKUP.where(_CLIENTS.c.client_id == ident)
+        )
+        with self.engine.connect() as conn:
+            row = conn.execute(stmt).first()
+        if self.ttl_seconds > 0:
+            self._rows[(kind, ident)] = (time.monotonic() + self.ttl_seconds, row)
+        return row
+
+    def is_cached(self, token: str | None) -> bool:
+        """True when authenticating `token` needs no database read (so no thread hop)."""
+        parsed = parse_api_key(token) if token else None
+        hit = self._rows.get(("key", parsed[0])) if parsed else None
+        return token is None or (hit is not None and hit[0] > time.monotonic())
+
+    def authenticate(self, token: str | None) -> Principal:
+        if not token:
+            raise _unauthorized(
+                "missing_credentials", "send an API key or access token as a Bearer token"
+            )
+        parsed = parse_api_key(token)
+        if parsed is not None:
+            return self._from_api_key(*parsed)
+        if token.count(".") == 2:
+            return self._from_jwt(token)
+        raise _unauthorized("invalid_credentials", "the credentials are not valid")
+
+    def _from_api_key(self, key_id: str, secret: str) -> Principal:
+        row = self._row("key", key_id)
+        if row is None or not verify_secret(secret, row.secret_hash):
+            raise _unauthorized("invalid_credentials", "the credentials are not valid")
+        if row.revoked_at is not None:
+            raise _unauthorized("key_revoked", "the API key has been revoked")
+        if row.expires_at is not None and row.expires_at <= utcnow():
+            raise _unauthorized("key_expired", "the API key has expired")
+        return _principal(row, key_id=key_id)
+
+    def _from_jwt(self, token: str) -> Principal:
+        s = self.settings
+        try:
+            claims = jwt.decode(
+                token,
+                s.secret(),
+                algorithms=[JWT_ALGORITHM],
+                audience=s.jwt_audience,
+                issuer=s.jwt_issuer,
+                options={"require": ["exp", "iat", "iss", "aud", "sub", "client_id"]},
+            )
+        except jwt.ExpiredSignatureError:
+            raise _unauthorized("token_expired", "the access token has expired") from None
+        except jwt.InvalidTokenError:
+            raise _unauthorized("invalid_token", "the access token is not valid") from None
+        client_id = str(claims["client_id"])
+        row = self._row("client", client_id)
+        if row is None or row.id != claims["sub"] or row.revoked_at is not None:
+            raise _unauthorized("invalid_token", "the access token is not valid")
+        return _principal(row, client_id=client_id)
+
+    def issue_token(self, client_id: str, client_secret: str) -> str:
+        """A short-lived access token for valid client credentials (OAuth2 client_credentials)."""
+        with self.engine.connect() as conn:
+            row = conn.execute(_CLIENT_LOOKUP.where(_CLIENTS.c.client_id == client_id)).first()
+        if row is None or not verify_secret(client_secret, row.secret_hash):
+            raise _unauthorized("invalid_client", "the client credentials are not valid")
+        if row.revoked_at is not None:
+            raise _unauthorized("invalid_client", "the client has been revoked")
+        _principal(row, client_id=client_id)
+        now, s = utcnow(), self.settings
+        claims = {
+            "iss": s.jwt_issuer,
+            "aud": s.jwt_audience,
+            "sub": row.id,
+            "client_id": client_id,
+            "iat": now,
+            "exp": now + timedelta(seconds=s.jwt_ttl_seconds),
+            "jti": uuid.uuid4().hex,
+        }
+        return jwt.encode(claims, s.secret(), algorithm=JWT_ALGORITHM)

@@ -1,0 +1,187 @@
+"""Serving one product answer: status gate, cache, envelope, contract headers, metering.
+
+Every product route hands `deliver` a function that computes the answer's data; this
+module owns what is the same for all of them, so the contract cannot drift per route.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from email.utils import format_datetime
+from typing import Any
+
+from fastapi import Request, Response
+
+from api import metering
+from api.auth import Principal
+from api.cache import cache_key
+from api.errors import ApiError
+from api.metering import Delivery
+from api.services import Services, StatusView
+from tollgate.catalog import Product, SchemaVersion
+from tollgate.clock import utcnow
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What a route computed: data plus what the envelope reports about it."""
+
+    data: Any
+    watermark_at: datetime | None
+    time_from: Any = None
+    time_to: Any = None
+    next_cursor: str | None = None
+    served_version: str | None = None
+    paged: bool = True
+
+
+@dataclass(frozen=True)
+class DeliveryContext:
+    request: Request
+    services: Services
+    principal: Principal
+    product: Product
+    schema: SchemaVersion
+    idempotency_key: str | None
+
+
+def not_after(services: Services, principal: Principal) -> datetime | None:
+    """Trial tiers see data `delay_seconds` late."""
+    delay = services.catalog.tiers[principal.tier].delay_seconds
+    return utcnow() - timedelta(seconds=delay) if delay else None
+
+
+def gate_status(ctx: DeliveryContext) -> StatusView:
+    status = ctx.services.product_status(ctx.product.id)
+    if status.status == "halted":
+        raise ApiError(
+            503,
+            "product_halted",
+            f"{ctx.product.id} is halted: {status.reason or 'quality gate'}",
+            {"product_id": ctx.product.id, "reason": status.reason},
+            headers={"Retry-After": "60"},
+        )
+    return status
+
+
+def _iso(value: Any) -> str | None:
+    return value.isoformat() if isinstance(value, datetime | date) else value
+
+
+def _body(
+    ctx: DeliveryContext, answer: Answer, status: StatusView, regions: list[str] | None
+) -> dict:
+    body = {
+        "api_version": ctx.services.catalog.api_version,
+        "product_id": ctx.product.id,
+        "data_schema_version": ctx.schema.version,
+        "backward_compatible_until": _iso(ctx.schema.backward_compatible_until),
+        "metadata": {
+            "freshness_seconds": None,
+            "watermark_at": _iso(answer.watermark_at),
+            "freshness_sla_seconds": ctx.product.freshness_sla_seconds,
+            "coverage": {
+                "regions": regions if regions is not None else list(ctx.services.catalog.regions),
+                "time_from": _iso(answer.time_from),
+                "time_to": _iso(answer.time_to),
+            },
+            "quality": {
+                "status": status.status,
+                "reason": status.reason,
+                "served_version": answer.served_version,
+                "failed_version": status.failed_version,
+            },
+            "cache": "miss",
+        },
+        "data": answer.data,
+    }
+    if answer.paged:
+        body["next_cursor"] = answer.next_cursor
+    return body
+
+
+def deliver(
+    ctx: DeliveryContext,
+    route: str,
+    query: dict[str, Any],
+    regions: list[str] | None,
+    compute: Callable[[StatusView], Answer],
+) -> Response:
+    started = time.perf_counter()
+    services, principal = ctx.services, ctx.principal
+    idempotency_key = _scoped_idempotency_key(ctx, route, query)
+    status = gate_status(ctx)
+    tier = services.catalog.tiers[principal.tier]
+    ttl = tier.cache_ttl_seconds
+    cached, key = None, ""
+    if ttl:
+        scope = frozenset(regions) if regions is not None else None
+        query = {**query, "schema": ctx.schema.version, "status": status.status}
+        key = cache_key(principal.tier, scope, ctx.product.id, route, query)
+        cached = services.cache.get(key)
+        services.metrics.cache.labels(ctx.product.id, "hit" if cached else "miss").inc()
+    if cached is not None:
+        body = json.loads(cached)
+        body["metadata"]["cache"] = "hit"
+    else:
+        body = _body(ctx, compute(status), status, regions)
+        if ttl:
+            services.cache.set(key, json.dumps(body, default=str).encode(), ttl)
+    watermark = body["metadata"]["watermark_at"]
+    freshness = None
+    if watermark:
+        at = datetime.fromisoformat(watermark)
+        at = at if at.tzinfo else at.replace(tzinfo=UTC)  # a manifest may write naive UTC
+        freshness = max(0.0, (utcnow() - at).total_seconds())
+        body["metadata"]["freshness_seconds"] = round(freshness, 3)
+    payload = json.dumps(body, default=str, separators=(",", ":")).encode()
+    headers = _contract_headers(ctx, body, freshness)
+    data = body["data"]
+    metering.record_delivery(
+        Delivery(
+            tenant_id=principal.tenant_id,
+            product_id=ctx.product.id,
+            units=len(data) if isinstance(data, list) else 1,
+            bytes=len(payload),
+            route=route,
+            request_id=ctx.request.state.request_id,
+            idempotency_key=idempotency_key,
+            compute_ms=(time.perf_counter() - started) * 1000,
+        )
+    )
+    return Response(payload, media_type="application/json", headers=headers)
+
+
+def _scoped_idempotency_key(ctx: DeliveryContext, route: str, query: dict[str, Any]) -> str | None:
+    """The client's key plus a fingerprint of what was asked for.
+
+    A retry (same key, same request) is billed once; the same key sent with another request
+    is another delivery, billed again, so one reused key cannot make every answer free.
+    """
+    if not ctx.idempotency_key:
+        return None
+    asked = [ctx.product.id, route, ctx.schema.version, query]
+    digest = hashlib.sha256(json.dumps(asked, sort_keys=True, default=str).encode()).hexdigest()
+    return f"{ctx.idempotency_key}:{digest[:12]}"
+
+
+def _contract_headers(ctx: DeliveryContext, body: dict, freshness: float | None) -> dict[str, str]:
+    headers = {
+        "X-API-Version": ctx.services.catalog.api_version,
+        "X-Data-Schema-Version": ctx.schema.version,
+        "X-Data-Freshness": str(int(freshness)) if freshness is not None else "unknown",
+        "X-Data-Quality": body["metadata"]["quality"]["status"],
+        "X-Cache": body["metadata"]["cache"],
+    }
+    until = ctx.schema.backward_compatible_until
+    if until is not None and until < utcnow().date():
+        # RFC 9745 (Deprecation: @epoch) and RFC 8594 (Sunset: HTTP-date).
+        sunset = datetime(until.year, until.month, until.day, tzinfo=UTC)
+        headers["Deprecation"] = f"@{int(sunset.timestamp())}"
+        headers["Sunset"] = format_datetime(sunset, usegmt=True)
+    return headers

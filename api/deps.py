@@ -1,0 +1,201 @@
+"""Request dependencies as `Annotated` aliases: services, the caller, the product asked for."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated
+
+from fastapi import Depends, Header, Path, Query, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from api.auth import Principal
+from api.errors import ApiError
+from api.services import Services
+from tollgate import audit
+from tollgate.catalog import Product, SchemaVersion
+from tollgate.clock import utcnow
+from tollgate.keys import parse_api_key
+
+_bearer = HTTPBearer(
+    auto_error=False,
+    description="An API key `tg_<key id>_<secret>` or an access token from POST /v1/oauth/token.",
+)
+
+
+async def get_services(request: Request) -> Services:
+    return request.app.state.services
+
+
+ServicesDep = Annotated[Services, Depends(get_services)]
+
+
+async def current_principal(
+    request: Request,
+    services: ServicesDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal:
+    """Authenticate, then spend one request of the tenant's hourly budget (or refuse with 429)."""
+    token = credentials.credentials if credentials else None
+    # Only database and Redis reads go to a thread; the common path stays on the event loop.
+    store = services.credentials
+    try:
+        if store.is_cached(token):
+            principal = store.authenticate(token)
+        else:
+            principal = await asyncio.to_thread(store.authenticate, token)
+    except ApiError as exc:
+        await asyncio.to_thread(_audit_auth_failure, services, token, exc.code, request.url.path)
+        raise
+    request.state.tier = principal.tier
+    request.state.tenant_id = principal.tenant_id
+    if services.limits.in_memory:
+        decision = services.limits.hit(principal.tenant_id, principal.tier)
+    else:
+        decision = await asyncio.to_thread(services.limits.hit, principal.tenant_id, principal.tier)
+    request.state.rate_headers = decision.headers()
+    if not decision.allowed:
+        services.metrics.rate_limited.labels(principal.tier).inc()
+        raise ApiError(
+            429,
+            "rate_limited",
+            f"the {principal.tier} tier allows {decision.limit} requests per hour",
+            {"limit": decision.limit, "retry_after_seconds": decision.reset_seconds},
+            headers={"Retry-After": str(max(1, decision.reset_seconds))},
+        )
+    if principal.key_id:
+        services.last_used.note(principal.key_id, utcnow())
+    return principal
+
+
+PrincipalDep = Annotated[Principal, Depends(current_principal)]
+
+
+def _audit_auth_failure(services: Services, token: str | None, code: str, path: str) -> None:
+    parsed = parse_api_key(token) if token else None
+    actor = f"key:{parsed[0]}" if parsed else ("anonymous" if not token else "bearer-token")
+    audit.record_now(
+        services.settings.metadata_db_url, None, actor, "auth", path, "denied", {"code": code}
+    )
+
+
+async def principal_unless_signed(
+    request: Request,
+    services: ServicesDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal | None:
+    """None for a request carrying a signed link (the route verifies it), else the caller."""
+    if "signature" in request.query_params:
+        return None
+    return await current_principal(request, services, credentials)
+
+
+def entitled(services: Services, principal: Principal, product_id: str) -> Product:
+    """The product if the caller's tier may use it: 404 if unknown, 403 naming who may."""
+    try:
+        product = services.catalog.product(product_id)
+    except KeyError:
+        raise ApiError(404, "product_not_found", f"no product {product_id!r}") from None
+    if product_id not in services.catalog.tiers[principal.tier].products:
+        tiers = services.catalog.tiers_with(product_id)
+        raise ApiError(
+            403,
+            "not_entitled",
+            f"the {principal.tier} tier does not include {product_id}; "
+            f"available in: {', '.join(tiers)}",
+            {"entitlement": product_id, "tier": principal.tier, "tiers_with_entitlement": tiers},
+        )
+    return product
+
+
+ProductIdPath = Annotated[
+    str, Path(max_length=64, examples=["transaction-risk", "customer-behavior-daily"])
+]
+
+
+def _lane_product(lane: str):
+    # async: no I/O here, and a sync dependency would cost a thread hop per request.
+    async def dependency(
+        request: Request, services: ServicesDep, principal: PrincipalDep, product_id: ProductIdPath
+    ) -> Product:
+        product = entitled(services, principal, product_id)
+        if product.lane != lane:
+            raise ApiError(
+                404,
+                "product_not_found",
+                f"{product_id} is not a {lane} product",
+                {"lane": product.lane},
+            )
+        request.state.product = product_id
+        return product
+
+    return dependency
+
+
+LiveProductDep = Annotated[Product, Depends(_lane_product("live"))]
+BatchProductDep = Annotated[Product, Depends(_lane_product("batch"))]
+
+
+def schema_version(
+    product: Product,
+    requested: str | None,
+) -> SchemaVersion:
+    if requested is None:
+        return product.schema_version
+    for v in product.schema_versions:
+        if v.version == requested:
+            return v
+    raise ApiError(
+        400,
+        "unknown_schema_version",
+        f"{product.id} has no schema version {requested!r}",
+        {"versions": [v.version for v in product.schema_versions]},
+    )
+
+
+SchemaHeader = Annotated[
+    str | None,
+    Header(
+        alias="X-Data-Schema-Version",
+        description="Ask for an older declared schema version.",
+        examples=["1.3"],
+    ),
+]
+IdempotencyKeyHeader = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        max_length=128,
+        pattern=r"^[A-Za-z0-9._:-]+$",
+        description="Retries with the same key are billed once.",
+        examples=["order-42-retry"],
+    ),
+]
+
+
+def checked_region(
+    services: Services, principal: Principal, region: str | None
+) -> list[str] | None:
+    """Regions whose rows the caller may receive for this request (None: all)."""
+    allowed = principal.allowed_regions
+    if region is not None:
+        if region not in services.catalog.regions:
+            raise ApiError(
+                400,
+                "unknown_region",
+                f"no region {region!r}",
+                {"regions": services.catalog.regions},
+            )
+        if allowed is not None and region not in allowed:
+            raise ApiError(
+                403,
+                "region_not_allowed",
+                f"this tenant may not receive data from {region}",
+                {"region": region, "allowed_regions": sorted(allowed)},
+            )
+        return [region]
+    return sorted(allowed) if allowed is not None else None
+
+
+RegionQuery = Annotated[
+    str | None, Query(description="Only rows of this region.", examples=["EU"], max_length=32)
+]

@@ -1,0 +1,98 @@
+"""The outermost layer of every request (pure ASGI, so push streams pass straight through).
+
+It assigns the request id, refuses bodies over the limit (413) before any route reads them,
+adds the rate-limit headers decided during the request to whatever response goes out,
+and records latency and status metrics.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from api.errors import error_response
+from api.metrics import ApiMetrics
+
+# The seed's gateway caps query bodies at 1 KB.
+BODY_LIMIT_BYTES = 1024
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+
+
+class EdgeMiddleware:
+    def __init__(self, app: ASGIApp, metrics: ApiMetrics):
+        self.app, self.metrics = app, metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        headers = dict(scope["headers"])
+        given = headers.get(b"x-request-id", b"").decode("latin-1")
+        request_id = given if _REQUEST_ID.match(given) else uuid.uuid4().hex
+        state = scope.setdefault("state", {})
+        state["request_id"] = request_id
+
+        declared = headers.get(b"content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > BODY_LIMIT_BYTES):
+            await self._refuse_too_large(scope, receive, send, request_id, started)
+            return
+
+        if declared is None and scope["method"] in ("POST", "PUT", "PATCH"):
+            # A chunked body declares no length: read it here (at most the limit) and replay it.
+            body, more = b"", True
+            while more and len(body) <= BODY_LIMIT_BYTES:
+                message = await receive()
+                if message["type"] != "http.request":
+                    break
+                body += message.get("body", b"")
+                more = message.get("more_body", False)
+            if len(body) > BODY_LIMIT_BYTES:
+                await self._refuse_too_large(scope, receive, send, request_id, started)
+                return
+            replayed = False
+
+            async def replay() -> Message:
+                nonlocal replayed
+                if not replayed:
+                    replayed = True
+                    return {"type": "http.request", "body": body, "more_body": False}
+                return await receive()
+
+            receive = replay
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                out = MutableHeaders(scope=message)
+                out["X-Request-ID"] = request_id
+                for name, value in state.get("rate_headers", {}).items():
+                    out[name] = value
+                self._observe(scope, message["status"], started)
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+    async def _refuse_too_large(
+        self, scope: Scope, receive: Receive, send: Send, request_id: str, started: float
+    ) -> None:
+        response = error_response(
+            413,
+            "payload_too_large",
+            f"request bodies are limited to {BODY_LIMIT_BYTES} bytes",
+            {"limit_bytes": BODY_LIMIT_BYTES},
+            {"X-Request-ID": request_id},
+        )
+        await response(scope, receive, send)
+        self._observe(scope, 413, started)
+
+    def _observe(self, scope: Scope, status: int, started: float) -> None:
+        route = getattr(scope.get("route"), "path", None) or "unmatched"
+        state = scope.get("state", {})
+        self.metrics.latency.labels(route, state.get("product", ""), state.get("tier", "")).observe(
+            time.perf_counter() - started
+        )
+        self.metrics.responses.labels(route, str(status)).inc()

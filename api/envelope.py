@@ -1,0 +1,77 @@
+"""The response contract of every product route (DESIGN.md decision 6)."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+
+class Coverage(BaseModel):
+    regions: list[str] = Field(description="Regions whose rows this answer may contain")
+    time_from: str | None = Field(description="Earliest event time/date in the data")
+    time_to: str | None = Field(description="Latest event time/date in the data")
+
+
+class Quality(BaseModel):
+    status: Literal["healthy", "degraded", "halted"]
+    reason: str | None = None
+    served_version: str | None = Field(default=None, description="Snapshot version served (batch)")
+    failed_version: str | None = Field(default=None, description="Version the quality gate refused")
+
+
+class Metadata(BaseModel):
+    freshness_seconds: float | None = Field(description="Now minus the product's watermark")
+    watermark_at: str | None
+    freshness_sla_seconds: int
+    coverage: Coverage
+    quality: Quality
+    cache: Literal["hit", "miss"]
+
+
+class _Envelope(BaseModel):
+    api_version: str = Field(examples=["2.1"])
+    product_id: str = Field(examples=["transaction-risk"])
+    data_schema_version: str = Field(examples=["1.3"])
+    backward_compatible_until: date | None
+    metadata: Metadata
+
+
+class RecordResponse(_Envelope):
+    data: dict[str, Any]
+
+
+class PageResponse(_Envelope):
+    data: list[dict[str, Any]]
+    next_cursor: str | None = Field(
+        description="Pass as `cursor` for the next page; null at the end"
+    )
+
+
+_EXAMPLE_META = {
+    "freshness_seconds": 1.8,
+    "watermark_at": "2026-11-24T08:00:00+00:00",
+    "freshness_sla_seconds": 5,
+    "coverage": {
+        "regions": ["EU"],
+        "time_from": "2026-11-24T07:59:58+00:00",
+        "time_to": "2026-11-24T07:59:58+00:00",
+    },
+    "quality": {"status": "healthy"},
+    "cache": "miss",
+}
+RECORD_EXAMPLE = {
+    "api_version": "2.1",
+    "product_id": "transaction-risk",
+    "data_schema_version": "1.3",
+    "backward_compatible_until": "2027-12-31",
+    "metadata": _EXAMPLE_META,
+    "data": {
+        "transaction_id": "t-000001",
+        "region": "EU",
+        "fraud_score": 0.91,
+        "risk_level": "critical",
+    },
+}
+PAGE_EXAMPLE = {**RECORD_EXAMPLE, "data": [RECORD_EXAMPLE["data"]], "next_cursor": None}

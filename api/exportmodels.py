@@ -1,0 +1,59 @@
+"""Request and response models of the export routes, with their OpenAPI examples."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+FilterValue = str | int | float | bool
+
+
+class ExportRequest(BaseModel):
+    product_id: str = Field(max_length=64, examples=["customer-behavior-daily"])
+    format: Literal["csv", "parquet", "jsonl"] = "csv"
+    date_from: date | None = Field(default=None, description="Inclusive, on the time column")
+    date_to: date | None = Field(default=None, description="Inclusive")
+    filters: dict[str, FilterValue | list[FilterValue]] = Field(
+        default_factory=dict, max_length=10, description="column -> value or list of values"
+    )
+    columns: list[str] | None = Field(default=None, max_length=100)
+    region: str | None = Field(default=None, max_length=32)
+
+
+class ExportStatus(BaseModel):
+    id: str = Field(examples=["exp_3f2a9c0d1e7b4a5c6d8e"])
+    product_id: str
+    format: str
+    status: Literal["queued", "running", "succeeded", "failed"]
+    rows_total: int | None
+    rows_done: int
+    progress: float = Field(description="rows_done / rows_total, 0..1")
+    bytes: int | None
+    checksum_sha256: str | None
+    created_at: datetime
+    finished_at: datetime | None
+    expires_at: datetime | None
+    error: str | None
+    download_url: str | None = Field(description="Signed link, valid until expires_at")
+
+
+EXAMPLE = {
+    "id": "exp_3f2a9c0d1e7b4a5c6d8e",
+    "product_id": "customer-behavior-daily",
+    "format": "parquet",
+    "status": "succeeded",
+    "rows_total": 120000,
+    "rows_done": 120000,
+    "progress": 1.0,
+    "bytes": 2483011,
+    "checksum_sha256": "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+    "created_at": "2026-11-24T08:00:00Z",
+    "finished_at": "2026-11-24T08:00:04Z",
+    "expires_at": "2026-12-01T08:00:04Z",
+    "error": None,
+    "download_url": "/v1/exports/exp_3f2a9c0d1e7b4a5c6d8e/download"
+    "?expires=1796112004&signature=ab12",
+}
+STATUS_DOC = {"content": {"application/json": {"example": EXAMPLE}}}

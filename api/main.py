@@ -1,0 +1,112 @@
+"""The Data API: `uvicorn api.main:app`, or `create_app(settings)` in tests."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import gc
+import time
+from collections.abc import AsyncIterator
+
+from fastapi import FastAPI
+
+from api import metering
+from api.edge import EdgeMiddleware
+from api.errors import install_error_handlers
+from api.exportworker import ExportWorker
+from api.requestlog import RequestLog, RequestLogMiddleware
+from api.routes import batch, exports, invoices, live, oauth, ops, products, stream, usage
+from api.services import Services
+from tollgate.db.migrate import upgrade
+from tollgate.settings import Settings, get_settings
+
+DESCRIPTION = """Tollgate's buyer API: the catalog, live lookups and push, batch queries.
+
+Authenticate with `Authorization: Bearer <API key or access token>`. Every response carries
+`RateLimit-Limit/Remaining/Reset`; product responses carry `X-API-Version`,
+`X-Data-Freshness` (seconds since the product's watermark) and `X-Cache`. Errors are
+`{"error": {"code", "message", "details"}}`.
+"""
+
+
+def _prepare_stores(services: Services) -> None:
+    # Concurrent first starts may race on the migration; the loser retries once.
+    for attempt in range(2):
+        try:
+            upgrade(services.settings.metadata_db_url)
+            services.live_store.create_all(services.live_engine)
+            return
+        except Exception:
+            if attempt:
+                raise
+            time.sleep(1.0)
+
+
+def create_app(settings: Settings | None = None, *, prepare_stores: bool = True) -> FastAPI:
+    settings = settings or get_settings()
+    services = Services.build(settings)
+    worker = ExportWorker(settings.metadata_db_url, services.batch.lake, services.catalog)
+    request_log = RequestLog(services.metadata_engine, services.catalog)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        if prepare_stores:
+            await asyncio.to_thread(_prepare_stores, services)
+        # The ledger replays spills of an earlier run; the worker resumes unfinished exports.
+        await asyncio.to_thread(metering.start_metering, settings, services.catalog)
+        worker.start()
+        tasks = [
+            asyncio.create_task(services.watcher.run()),
+            asyncio.create_task(services.last_used.run()),
+            asyncio.create_task(request_log.run()),
+        ]
+        # Startup objects live for the whole process: keep full collections from rescanning
+        # them, which would otherwise stall every open push stream at once.
+        gc.freeze()
+        try:
+            yield
+        finally:
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            worker.stop()
+            # Uvicorn runs this on SIGTERM too: every recorded delivery is written or spilled.
+            await asyncio.to_thread(metering.stop_metering)
+            services.dispose()
+            gc.unfreeze()
+
+    app = FastAPI(
+        title="Tollgate Data API",
+        version=services.catalog.api_version,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+    )
+    app.state.services = services
+    app.state.export_worker = worker
+    app.state.request_log = request_log
+    install_error_handlers(app)
+    app.add_middleware(RequestLogMiddleware, log=request_log)
+    app.add_middleware(EdgeMiddleware, metrics=services.metrics)
+    for router in (
+        ops.router,
+        oauth.router,
+        products.router,
+        stream.router,
+        live.router,
+        batch.router,
+        exports.router,
+        usage.router,
+        invoices.router,
+    ):
+        app.include_router(router)
+    return app
+
+
+def __getattr__(name: str) -> FastAPI:
+    # `uvicorn api.main:app` builds the app on first access, not on every import.
+    if name == "app":
+        globals()["app"] = create_app()
+        return globals()["app"]
+    raise AttributeError(name)

@@ -1,0 +1,116 @@
+"""The request log behind the SLA report: one row per answered /v1 request.
+
+The middleware only appends to memory when the response starts; a background task writes
+the pending rows in one insert per second (and once more on shutdown), so the metadata
+database is never on the request path. Freshness comes from the response's
+`X-Data-Freshness` header (whole seconds since the product's watermark), which every
+product delivery sets.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import time
+
+from sqlalchemy import Engine, insert
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from tollgate.catalog import Catalog
+from tollgate.clock import utcnow
+from tollgate.db.ops_models import RequestLogEntry
+
+FLUSH_SECONDS = 1.0
+# Bounded memory if the database is down for long: the oldest rows go first.
+MAX_PENDING = 200_000
+LOGGED_PREFIX = "/v1/"
+
+
+class RequestLog:
+    def __init__(self, engine: Engine, catalog: Catalog):
+        self.engine = engine
+        self.sla_seconds = {p.id: p.freshness_sla_seconds for p in catalog.products}
+        self._pending: collections.deque[dict] = collections.deque(maxlen=MAX_PENDING)
+
+    def record(
+        self,
+        tenant_id: str | None,
+        product_id: str | None,
+        route: str,
+        status: int,
+        latency_ms: float,
+        freshness_seconds: float | None,
+    ) -> None:
+        sla = self.sla_seconds.get(product_id) if product_id else None
+        # The header holds whole seconds: floor(f) < sla exactly when f < sla (SLAs are whole).
+        within = None if freshness_seconds is None or sla is None else freshness_seconds < sla
+        self._pending.append(
+            {
+                "occurred_at": utcnow(),
+                "tenant_id": tenant_id,
+                "product_id": product_id,
+                "route": route,
+                "status": status,
+                "latency_ms": latency_ms,
+                "freshness_seconds": freshness_seconds,
+                "within_sla": within,
+            }
+        )
+
+    def flush(self) -> int:
+        """Write the pending rows; returns how many were written."""
+        rows = []
+        while self._pending:
+            rows.append(self._pending.popleft())
+        if rows:
+            with self.engine.begin() as conn:
+                conn.execute(insert(RequestLogEntry), rows)
+        return len(rows)
+
+    async def run(self) -> None:
+        try:
+            while True:
+                await asyncio.sleep(FLUSH_SECONDS)
+                with contextlib.suppress(Exception):  # a busy database: retry next second
+                    await asyncio.to_thread(self.flush)
+        finally:
+            with contextlib.suppress(Exception):
+                self.flush()
+
+
+class RequestLogMiddleware:
+    """Pure ASGI, so push streams pass through; latency is time to the response headers."""
+
+    def __init__(self, app: ASGIApp, log: RequestLog):
+        self.app, self.log = app, log
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not scope["path"].startswith(LOGGED_PREFIX):
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+
+        async def send_and_log(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                self._record(scope, message, started)
+            await send(message)
+
+        await self.app(scope, receive, send_and_log)
+
+    def _record(self, scope: Scope, message: Message, started: float) -> None:
+        latency_ms = (time.perf_counter() - started) * 1000.0
+        freshness = None
+        for name, value in message.get("headers", []):
+            if name.lower() == b"x-data-freshness" and value.isdigit():
+                freshness = float(value)
+        state = scope.get("state", {})
+        route = getattr(scope.get("route"), "path", None) or "unmatched"
+        self.log.record(
+            state.get("tenant_id"),
+            state.get("product"),
+            route,
+            message["status"],
+            latency_ms,
+            freshness,
+        )

@@ -1,0 +1,205 @@
+"""Bulk exports: create a job, watch its progress, download the file (Range, signed links).
+
+The job runs on the app's export worker, never in the request. It is billed once, when it
+finishes (tollgate.exports.jobs); downloads, re-downloads and resumed downloads are free.
+"""
+
+from __future__ import annotations
+
+import base64
+from datetime import UTC, datetime
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi.responses import FileResponse
+from sqlalchemy import select
+
+from api.auth import Principal
+from api.deps import PrincipalDep, ServicesDep, checked_region, entitled, principal_unless_signed
+from api.errors import ApiError, error_responses
+from api.exportmodels import STATUS_DOC, ExportRequest, ExportStatus
+from api.services import Services
+from tollgate import audit
+from tollgate.db.engine import session_factory
+from tollgate.db.models import ExportJob
+from tollgate.exports import ExportError, SignatureError, download_params, verify_download
+from tollgate.exports.jobs import SUCCEEDED, RowCapExceeded, plan_export
+
+router = APIRouter(prefix="/v1/exports", tags=["exports"])
+ExportId = Annotated[str, Path(max_length=64)]
+
+
+def _status(services: Services, job: ExportJob) -> ExportStatus:
+    url = None
+    if job.status == SUCCEEDED and job.expires_at is not None:
+        params = download_params(services.settings.secret(), job.id, job.tenant_id, job.expires_at)
+        url = f"/v1/exports/{job.id}/download?{urlencode(params)}"
+    total = job.rows_total or 0
+    return ExportStatus(
+        id=job.id,
+        product_id=job.product_id,
+        format=job.format,
+        status=job.status,  # type: ignore[arg-type]
+        rows_total=job.rows_total,
+        rows_done=job.rows_done,
+        progress=1.0 if job.status == SUCCEEDED else (job.rows_done / total if total else 0.0),
+        bytes=job.bytes,
+        checksum_sha256=job.checksum,
+        created_at=job.created_at,
+        finished_at=job.finished_at,
+        expires_at=job.expires_at,
+        error=job.error,
+        download_url=url,
+    )
+
+
+def _job(services: Services, export_id: str, tenant_id: str | None) -> ExportJob:
+    """The job, or 404 (also when it belongs to another tenant: ids are not disclosed)."""
+    query = select(ExportJob).where(ExportJob.id == export_id)
+    if tenant_id is not None:
+        query = query.where(ExportJob.tenant_id == tenant_id)
+    with session_factory(services.settings.metadata_db_url)() as session:
+        job = session.scalars(query).first()
+        if job is None:
+            raise ApiError(404, "export_not_found", f"no export {export_id!r}")
+        session.expunge(job)
+    return job
+
+
+def _actor(principal: Principal) -> str:
+    return f"key:{principal.key_id}" if principal.key_id else f"client:{principal.client_id}"
+
+
+@router.post(
+    "",
+    status_code=202,
+    response_model=ExportStatus,
+    responses={202: STATUS_DOC, **error_responses(401, 403, 404, 413, 422, 429, 503)},
+    summary="Create a bulk export job of a batch product",
+)
+def create_export(
+    request: Request, services: ServicesDep, principal: PrincipalDep, body: ExportRequest
+) -> ExportStatus:
+    product = entitled(services, principal, body.product_id)
+    if product.lane != "batch":
+        raise ApiError(
+            422, "not_exportable", f"{product.id} is a live product; only batch products export"
+        )
+    regions = checked_region(services, principal, body.region)
+    lake = services.batch.lake
+    if lake.current_version(product.id) is None:
+        raise ApiError(
+            503,
+            "not_published",
+            f"{product.id} has no published snapshot yet",
+            headers={"Retry-After": "300"},
+        )
+    cap = services.catalog.tiers[principal.tier].export_row_cap
+    try:
+        job = plan_export(
+            lake,
+            product,
+            principal.tenant_id,
+            body.format,
+            cap,
+            date_from=body.date_from,
+            date_to=body.date_to,
+            filters=body.filters,
+            columns=body.columns,
+            regions=regions,
+        )
+    except RowCapExceeded as exc:
+        raise ApiError(
+            413, "export_too_large", str(exc), {"rows": exc.rows, "row_cap": exc.cap}
+        ) from None
+    except ExportError as exc:
+        raise ApiError(422, "invalid_export", str(exc)) from None
+    with session_factory(services.settings.metadata_db_url).begin() as session:
+        session.add(job)
+        audit.record(
+            session,
+            principal.tenant_id,
+            _actor(principal),
+            "export.create",
+            job.id,
+            details={"product_id": product.id, "format": body.format, "rows": job.rows_total},
+        )
+        session.flush()
+        session.expunge(job)
+    request.app.state.export_worker.submit(job.id)
+    return _status(services, job)
+
+
+@router.get(
+    "/{export_id}",
+    response_model=ExportStatus,
+    responses={200: STATUS_DOC, **error_responses(401, 404, 429)},
+    summary="An export job's status and progress",
+)
+def get_export(services: ServicesDep, principal: PrincipalDep, export_id: ExportId) -> ExportStatus:
+    return _status(services, _job(services, export_id, principal.tenant_id))
+
+
+@router.get(
+    "/{export_id}/download",
+    response_class=FileResponse,
+    responses={
+        200: {"description": "The file; `Range` resumes (206), `If-Range` takes the ETag"},
+        206: {"description": "The requested byte range"},
+        **error_responses(401, 403, 404, 409, 410, 429),
+    },
+    summary="Download a finished export (API key, or a signed link without one)",
+)
+def download_export(
+    services: ServicesDep,
+    principal: Annotated[Principal | None, Depends(principal_unless_signed)],
+    export_id: ExportId,
+    expires: Annotated[str | None, Query(max_length=20)] = None,
+    signature: Annotated[str | None, Query(max_length=128)] = None,
+) -> FileResponse:
+    url = services.settings.metadata_db_url
+    if principal is None:
+        job = _job(services, export_id, None)
+        try:
+            verify_download(
+                services.settings.secret(), job.id, job.tenant_id, expires or "", signature or ""
+            )
+        except SignatureError as exc:
+            audit.record_now(
+                url,
+                job.tenant_id,
+                "signed-link",
+                "export.download",
+                job.id,
+                "denied",
+                {"reason": exc.reason},
+            )
+            code = "link_expired" if exc.reason == "expired" else "invalid_signature"
+            raise ApiError(403, code, str(exc)) from None
+        actor = "signed-link"
+    else:
+        job = _job(services, export_id, principal.tenant_id)
+        actor = _actor(principal)
+    if job.status != SUCCEEDED or not job.checksum:
+        raise ApiError(
+            409, "export_not_ready", f"the export is {job.status}", {"status": job.status}
+        )
+    if job.expires_at is not None and job.expires_at <= datetime.now(UTC):
+        raise ApiError(410, "export_expired", "the export's file has expired")
+    path = services.batch.lake.export_file(job.tenant_id, job.id, job.format)
+    if not path.exists():
+        raise ApiError(410, "export_expired", "the export's file is no longer held")
+    audit.record_now(url, job.tenant_id, actor, "export.download", job.id)
+    digest = base64.b64encode(bytes.fromhex(job.checksum)).decode()
+    headers: dict[str, Any] = {
+        # The checksum is the ETag, so `If-Range` resumes only the same file.
+        "ETag": f'"{job.checksum}"',
+        "X-Checksum-SHA256": job.checksum,
+        "Repr-Digest": f"sha-256=:{digest}:",
+        "Digest": f"sha-256={digest}",
+    }
+    media = {"csv": "text/csv", "jsonl": "application/x-ndjson"}.get(
+        job.format, "application/vnd.apache.parquet"
+    )
+    return FileResponse(path, media_type=media, filename=f"{job.id}.{job.format}", headers=headers)

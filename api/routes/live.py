@@ -1,0 +1,129 @@
+"""Live products: one record by key, and recent records newest first."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query, Request, Response
+
+from api.cursor import decode_position, encode_cursor
+from api.delivery import Answer, DeliveryContext, deliver, not_after
+from api.deps import (
+    IdempotencyKeyHeader,
+    LiveProductDep,
+    PrincipalDep,
+    RegionQuery,
+    SchemaHeader,
+    ServicesDep,
+    checked_region,
+    schema_version,
+)
+from api.envelope import PAGE_EXAMPLE, RECORD_EXAMPLE, PageResponse, RecordResponse
+from api.errors import ApiError, error_responses
+from api.livedata import to_json_row
+
+router = APIRouter(prefix="/v1/live", tags=["live"])
+MAX_PAGE_SIZE = 1000
+_ERRORS = error_responses(400, 401, 403, 404, 413, 422, 429, 503)
+
+
+def _aware(value: datetime | None, name: str) -> datetime | None:
+    if value is not None and value.tzinfo is None:
+        raise ApiError(400, "naive_datetime", f"{name} needs a timezone, e.g. 2026-11-24T08:00:00Z")
+    return value
+
+
+@router.get(
+    "/{product_id}",
+    response_model=PageResponse,
+    responses=_ERRORS,
+    summary="Recent records, newest first, with cursor pagination",
+    openapi_extra={
+        "responses": {"200": {"content": {"application/json": {"example": PAGE_EXAMPLE}}}}
+    },
+)
+def recent_records(
+    request: Request,
+    services: ServicesDep,
+    principal: PrincipalDep,
+    product: LiveProductDep,
+    region: RegionQuery = None,
+    since: Annotated[
+        datetime | None,
+        Query(description="Event time from (inclusive)", examples=["2026-11-24T07:00:00Z"]),
+    ] = None,
+    until: Annotated[datetime | None, Query(description="Event time until (exclusive)")] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 100,
+    cursor: Annotated[
+        str | None, Query(max_length=512, description="next_cursor of the previous page")
+    ] = None,
+    schema: SchemaHeader = None,
+    idempotency_key: IdempotencyKeyHeader = None,
+) -> Response:
+    regions = checked_region(services, principal, region)
+    since, until = _aware(since, "since"), _aware(until, "until")
+    before = (
+        decode_position(cursor, "invalid_cursor", "the cursor is not one this API issued")
+        if cursor is not None
+        else None
+    )
+    ctx = DeliveryContext(
+        request, services, principal, product, schema_version(product, schema), idempotency_key
+    )
+
+    def compute(_status) -> Answer:
+        rows, next_pos = services.live.recent(
+            product, regions, not_after(services, principal), since, until, before, limit
+        )
+        times = [r[product.time_column] for r in rows]
+        next_cursor = (
+            encode_cursor({"pa": next_pos[0].isoformat(), "k": next_pos[1]}) if next_pos else None
+        )
+        return Answer(
+            [to_json_row(r) for r in rows],
+            services.watermark(product.id),
+            min(times, default=None),
+            max(times, default=None),
+            next_cursor,
+        )
+
+    query = {"region": region, "since": since, "until": until, "limit": limit, "cursor": cursor}
+    return deliver(ctx, "/v1/live/{product_id}", query, regions, compute)
+
+
+@router.get(
+    "/{product_id}/{key}",
+    response_model=RecordResponse,
+    responses=_ERRORS,
+    summary="One record by its key",
+    openapi_extra={
+        "responses": {"200": {"content": {"application/json": {"example": RECORD_EXAMPLE}}}}
+    },
+)
+def lookup_record(
+    request: Request,
+    services: ServicesDep,
+    principal: PrincipalDep,
+    product: LiveProductDep,
+    key: Annotated[str, Path(max_length=256, examples=["tx-0000042"])],
+    region: RegionQuery = None,
+    schema: SchemaHeader = None,
+    idempotency_key: IdempotencyKeyHeader = None,
+) -> Response:
+    regions = checked_region(services, principal, region)
+    ctx = DeliveryContext(
+        request, services, principal, product, schema_version(product, schema), idempotency_key
+    )
+
+    def compute(_status) -> Answer:
+        row = services.live.lookup(product, key, regions, not_after(services, principal))
+        if row is None:
+            # Rows outside the tenant's regions are "not found", never "forbidden": no leak.
+            raise ApiError(404, "record_not_found", f"no {product.id} record {key!r}")
+        at = row[product.time_column]
+        return Answer(to_json_row(row), services.watermark(product.id), at, at, paged=False)
+
+    return deliver(
+        ctx, "/v1/live/{product_id}/{key}", {"key": key, "region": region}, regions, compute
+    )

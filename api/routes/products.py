@@ -1,0 +1,158 @@
+"""The catalog as the caller's tier sees it."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from fastapi import APIRouter
+from pydantic import BaseModel, Field
+
+from api.deps import PrincipalDep, ProductIdPath, ServicesDep, entitled
+from api.errors import error_responses
+from tollgate.catalog import Product
+
+router = APIRouter(prefix="/v1/products", tags=["products"])
+
+
+class ProductSummary(BaseModel):
+    id: str = Field(examples=["transaction-risk"])
+    title: str
+    description: str
+    lane: str = Field(examples=["live"])
+    price_model: str = Field(examples=["per_query"])
+    price_usd: float = Field(examples=[1.5])
+    data_schema_version: str = Field(examples=["1.3"])
+    freshness_sla_seconds: int
+
+
+class ProductList(BaseModel):
+    tier: str = Field(examples=["standard"])
+    products: list[ProductSummary]
+
+
+class ColumnInfo(BaseModel):
+    name: str
+    type: str
+    description: str
+
+
+class SchemaVersionInfo(BaseModel):
+    version: str
+    backward_compatible_until: date | None
+
+
+class ProductStatusInfo(BaseModel):
+    status: str = Field(examples=["healthy"])
+    reason: str | None
+    current_version: str | None = Field(description="Snapshot served (batch)")
+    failed_version: str | None
+    watermark_at: str | None = Field(description="Newest event time accounted for (live)")
+
+
+class ProductDetail(ProductSummary):
+    key_column: str
+    region_column: str | None
+    time_column: str
+    columns: list[ColumnInfo]
+    schema_versions: list[SchemaVersionInfo]
+    status: ProductStatusInfo
+
+
+_SUMMARY_EXAMPLE = {
+    "id": "transaction-risk",
+    "title": "Transaction risk",
+    "description": "Fraud score and risk level for every card transaction, within a second.",
+    "lane": "live",
+    "price_model": "per_query",
+    "price_usd": 1.5,
+    "data_schema_version": "1.3",
+    "freshness_sla_seconds": 5,
+}
+_DETAIL_EXAMPLE = {
+    **_SUMMARY_EXAMPLE,
+    "key_column": "transaction_id",
+    "region_column": "region",
+    "time_column": "event_at",
+    "columns": [
+        {"name": "transaction_id", "type": "string", "description": "Transaction identifier"}
+    ],
+    "schema_versions": [{"version": "1.3", "backward_compatible_until": "2027-12-31"}],
+    "status": {
+        "status": "healthy",
+        "reason": None,
+        "current_version": None,
+        "failed_version": None,
+        "watermark_at": "2026-11-24T08:00:00+00:00",
+    },
+}
+
+
+def _example(example: dict) -> dict:
+    return {"responses": {"200": {"content": {"application/json": {"example": example}}}}}
+
+
+def _summary(p: Product) -> dict:
+    return {
+        "id": p.id,
+        "title": p.title,
+        "description": p.description,
+        "lane": p.lane,
+        "price_model": p.price.model,
+        "price_usd": p.price.usd,
+        "data_schema_version": p.schema_version.version,
+        "freshness_sla_seconds": p.freshness_sla_seconds,
+    }
+
+
+@router.get(
+    "",
+    response_model=ProductList,
+    responses=error_responses(401, 429),
+    summary="Products your tier may use",
+    openapi_extra=_example({"tier": "standard", "products": [_SUMMARY_EXAMPLE]}),
+)
+def list_products(principal: PrincipalDep, services: ServicesDep) -> ProductList:
+    products = services.catalog.products_for_tier(principal.tier)
+    return ProductList(
+        tier=principal.tier, products=[ProductSummary(**_summary(p)) for p in products]
+    )
+
+
+@router.get(
+    "/{product_id}",
+    response_model=ProductDetail,
+    responses=error_responses(401, 403, 404, 429),
+    summary="One product: schema, versions, freshness SLA, price and current status",
+    openapi_extra=_example(_DETAIL_EXAMPLE),
+)
+def get_product(
+    product_id: ProductIdPath, principal: PrincipalDep, services: ServicesDep
+) -> ProductDetail:
+    product = entitled(services, principal, product_id)
+    status = services.product_status(product.id)
+    watermark = services.watermark(product.id) if product.lane == "live" else None
+    current = status.current_version
+    if product.lane == "batch" and current is None:
+        current = services.batch.lake.current_version(product.id)
+    return ProductDetail(
+        **_summary(product),
+        key_column=product.key_column,
+        region_column=product.region_column,
+        time_column=product.time_column,
+        columns=[
+            ColumnInfo(name=c.name, type=c.type, description=c.description) for c in product.columns
+        ],
+        schema_versions=[
+            SchemaVersionInfo(
+                version=v.version, backward_compatible_until=v.backward_compatible_until
+            )
+            for v in product.schema_versions
+        ],
+        status=ProductStatusInfo(
+            status=status.status,
+            reason=status.reason,
+            current_version=current,
+            failed_version=status.failed_version,
+            watermark_at=watermark.isoformat() if watermark else None,
+        ),
+    )

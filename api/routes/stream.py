@@ -1,0 +1,201 @@
+"""Live push over Server-Sent Events, fed by the process's one live-store watcher."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Request
+from sse_starlette import EventSourceResponse, ServerSentEvent
+from starlette.background import BackgroundTask
+
+from api import metering
+from api.auth import Principal
+from api.cursor import decode_position
+from api.deps import LiveProductDep, PrincipalDep, RegionQuery, ServicesDep, checked_region
+from api.errors import ApiError, error_responses
+from api.livedata import Position
+from api.services import Services
+from api.watcher import PushEvent, Subscriber, push_event
+from tollgate.catalog import Product
+from tollgate.clock import utcnow
+
+router = APIRouter(prefix="/v1/live", tags=["push"])
+RESUME_LIMIT = 10_000
+MAX_BATCH = 500
+ROUTE = "/v1/live/{product_id}/stream"
+
+
+def _resume_position(last_event_id: str | None) -> Position | None:
+    if not last_event_id:
+        return None
+    return decode_position(
+        last_event_id, "invalid_last_event_id", "Last-Event-ID is not an id this API sent"
+    )
+
+
+class _EventStream(EventSourceResponse):
+    """sse-starlette's response without a per-write cancel scope when no send timeout is set.
+
+    One event goes to every subscriber, so per-write overhead multiplies by the subscriber
+    count; with `send_timeout=None` the scope would never fire anyway.
+    """
+
+    async def _send_with_timeout(self, send, message) -> None:
+        if self.send_timeout is None:
+            await send(message)
+        else:
+            await super()._send_with_timeout(send, message)
+
+
+class _Release:
+    """Gives back a stream's subscription and connection slot, exactly once.
+
+    Called when the event generator ends and again as the response's background task,
+    which also runs when the client went away before the generator ever started.
+    """
+
+    def __init__(self, services: Services, tenant_id: str, sub: Subscriber):
+        self.services, self.tenant_id, self.sub = services, tenant_id, sub
+        self.done = False
+        services.sse_open[tenant_id] = services.sse_open.get(tenant_id, 0) + 1
+        services.metrics.sse_connections.labels(sub.product_id).inc()
+
+    def __call__(self) -> None:
+        if self.done:
+            return
+        self.done = True
+        self.services.watcher.unsubscribe(self.sub)
+        self.services.sse_open[self.tenant_id] -= 1
+        self.services.metrics.sse_connections.labels(self.sub.product_id).dec()
+
+
+async def _events(
+    request: Request,
+    services: Services,
+    principal: Principal,
+    product: Product,
+    sub: Subscriber,
+    resume: Position | None,
+    release: _Release,
+) -> AsyncIterator[bytes | ServerSentEvent]:
+    delay = timedelta(seconds=services.catalog.tiers[principal.tier].delay_seconds)
+    last = resume
+    meter = metering.SubscriptionMeter(
+        principal.tenant_id, product.id, ROUTE, request.state.request_id
+    )
+    try:
+        backlog: list[PushEvent] = []
+        # Set when more was missed than one resume replays: after this part, the client
+        # resumes again from here (live events sent now would jump over the rest).
+        replay_end: PushEvent | None = None
+        if resume is not None:
+            rows = await asyncio.to_thread(
+                services.live.changes_after, product, resume, RESUME_LIMIT
+            )
+            events = [push_event(product, r) for r in rows]
+            backlog = [e for e in events if sub.wants(e)]
+            replay_end = events[-1] if len(rows) >= RESUME_LIMIT else None
+        while True:
+            if replay_end is not None and not backlog:
+                yield ServerSentEvent(
+                    data="more to replay; reconnect with Last-Event-ID",
+                    event="lagging",
+                    id=replay_end.id,
+                )
+                return
+            event = backlog.pop(0) if backlog else await sub.queue.get()
+            # Whatever else is already waiting goes out in the same write.
+            batch = [event, *backlog]
+            backlog = []
+            while replay_end is None and not sub.queue.empty() and len(batch) < MAX_BATCH:
+                batch.append(sub.queue.get_nowait())
+            frames = []
+            for event in batch:
+                if last is not None and event.position <= last:
+                    continue  # already sent during the resume backlog
+                if delay:
+                    # Trial tiers see each record `delay_seconds` after it happened.
+                    wait = (event.event_at + delay - utcnow()).total_seconds()
+                    if wait > 0:
+                        if frames:
+                            yield b"".join(frames)
+                            meter.sent(len(frames), sum(map(len, frames)))
+                            frames = []
+                        await asyncio.sleep(wait)
+                frames.append(event.frame)
+                last = event.position
+            if frames:
+                yield b"".join(frames)
+                meter.sent(len(frames), sum(map(len, frames)))
+            if sub.dropped and sub.queue.empty():
+                yield ServerSentEvent(
+                    data="fell behind; reconnect with Last-Event-ID", event="lagging"
+                )
+                return
+    finally:
+        release()
+        meter.flush()
+
+
+@router.get(
+    "/{product_id}/stream",
+    responses={
+        200: {
+            "description": "An event stream: `record` events (data = one JSON record, id = resume "
+            "token) and heartbeat comments",
+            "content": {
+                "text/event-stream": {
+                    "example": "event: record\nid: eyJrIjoidC0xIn0\n"
+                    'data: {"transaction_id":"t-1","region":"EU"}\n\n'
+                }
+            },
+        },
+        **error_responses(400, 401, 403, 404, 429, 503),
+    },
+    response_class=EventSourceResponse,
+    summary="Subscribe to a live product (Server-Sent Events, Last-Event-ID resume)",
+)
+async def stream_product(
+    request: Request,
+    services: ServicesDep,
+    principal: PrincipalDep,
+    product: LiveProductDep,
+    region: RegionQuery = None,
+    last_event_id: Annotated[str | None, Header(alias="Last-Event-ID", max_length=512)] = None,
+) -> EventSourceResponse:
+    regions = checked_region(services, principal, region)
+    resume = _resume_position(last_event_id)
+    status = await asyncio.to_thread(services.product_status, product.id)
+    if status.status == "halted":
+        raise ApiError(
+            503,
+            "product_halted",
+            f"{product.id} is halted: {status.reason or 'quality gate'}",
+            {"product_id": product.id, "reason": status.reason},
+        )
+    allowed = services.catalog.tiers[principal.tier].sse_connections
+    if services.sse_open.get(principal.tenant_id, 0) >= allowed:
+        raise ApiError(
+            429,
+            "too_many_connections",
+            f"the {principal.tier} tier allows {allowed} open streams",
+            {"limit": allowed},
+            headers={"Retry-After": "5"},
+        )
+    sub = services.watcher.subscribe(
+        product.id, frozenset(regions) if regions is not None else None
+    )
+    release = _Release(services, principal.tenant_id, sub)
+    await services.watcher.start_position(product)
+    return _EventStream(
+        _events(request, services, principal, product, sub, resume, release),
+        ping=services.sse_heartbeat_seconds,
+        background=BackgroundTask(release),
+        headers={
+            "X-API-Version": services.catalog.api_version,
+            "X-Data-Schema-Version": product.schema_version.version,
+        },
+    )

@@ -1,0 +1,111 @@
+"""Everything a request may need, built once per app from the settings."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import Engine, select
+
+from api.auth import CredentialStore
+from api.batchdata import BatchReader
+from api.cache import MemoryCache, RedisCache, make_cache
+from api.lastused import LastUsedRecorder
+from api.livedata import LiveReader
+from api.metrics import ApiMetrics
+from api.ratelimit import TenantRateLimits
+from api.watcher import LiveWatcher
+from tollgate.catalog import Catalog, load_catalog
+from tollgate.db.engine import make_engine
+from tollgate.db.models import ProductStatus
+from tollgate.lake import Lake
+from tollgate.livestore import LiveStore
+from tollgate.settings import Settings
+
+
+@dataclass(frozen=True)
+class StatusView:
+    status: str = "healthy"
+    reason: str | None = None
+    current_version: str | None = None
+    failed_version: str | None = None
+
+
+@dataclass
+class Services:
+    settings: Settings
+    catalog: Catalog
+    metadata_engine: Engine
+    live_engine: Engine
+    live_store: LiveStore
+    live: LiveReader
+    batch: BatchReader
+    limits: TenantRateLimits
+    cache: MemoryCache | RedisCache
+    metrics: ApiMetrics
+    last_used: LastUsedRecorder
+    watcher: LiveWatcher
+    credentials: CredentialStore
+    # Open push connections per tenant in this process, for the tier's connection limit.
+    sse_open: dict[str, int] = field(default_factory=dict)
+    sse_heartbeat_seconds: float = 15.0
+    # Product status and watermarks are read this often at most per process, not per
+    # request: a quality verdict or a watermark reaches answers within this many seconds.
+    state_ttl_seconds: float = 1.0
+    _state: dict[tuple[str, str], tuple[float, object]] = field(default_factory=dict)
+
+    @classmethod
+    def build(cls, settings: Settings) -> Services:
+        catalog = load_catalog(settings.catalog_path)
+        metadata_engine = make_engine(settings.metadata_db_url)
+        live_engine = make_engine(settings.live_store_url)
+        store = LiveStore(catalog)
+        live = LiveReader(live_engine, store)
+        metrics = ApiMetrics()
+        watcher = LiveWatcher(live, catalog)
+        watcher.on_drop = lambda product_id: metrics.sse_dropped.labels(product_id).inc()
+        return cls(
+            settings=settings,
+            catalog=catalog,
+            metadata_engine=metadata_engine,
+            live_engine=live_engine,
+            live_store=store,
+            live=live,
+            batch=BatchReader(Lake.from_settings(settings)),
+            limits=TenantRateLimits(catalog, settings.redis_url),
+            cache=make_cache(settings.redis_url),
+            metrics=metrics,
+            last_used=LastUsedRecorder(metadata_engine),
+            watcher=watcher,
+            credentials=CredentialStore(metadata_engine, settings),
+        )
+
+    def _recent(self, kind: str, product_id: str, load):
+        now = time.monotonic()
+        hit = self._state.get((kind, product_id))
+        if hit is not None and hit[0] > now:
+            return hit[1]
+        value = load(product_id)
+        self._state[(kind, product_id)] = (now + self.state_ttl_seconds, value)
+        return value
+
+    def product_status(self, product_id: str) -> StatusView:
+        """The quality gate's verdict; healthy when the gate has not reported yet."""
+        return self._recent("status", product_id, self._load_status)
+
+    def watermark(self, product_id: str) -> datetime | None:
+        """The live product's watermark (newest event time it has accounted for)."""
+        return self._recent("watermark", product_id, self.live.watermark)
+
+    def _load_status(self, product_id: str) -> StatusView:
+        t = ProductStatus.__table__
+        with self.metadata_engine.connect() as conn:
+            row = conn.execute(select(t).where(t.c.product_id == product_id)).first()
+        if row is None:
+            return StatusView()
+        return StatusView(row.status, row.reason, row.current_version, row.failed_version)
+
+    def dispose(self) -> None:
+        self.metadata_engine.dispose()
+        self.live_engine.dispose()

@@ -1,0 +1,230 @@
+"""Stream-lane benchmark: the whole live flow vs a bare Bytewax flow, and end-to-end latency.
+
+    uv run python bench/stream.py [--quick]
+
+1. Throughput: the same JSONL stream through (a) the whole live-products flow with
+   recovery on (SQLite live store, Parquet landing, quarantine) and (b) a bare flow that
+   parses (with the contract's `parse_event`), keys and counts. One worker each, back to
+   back; by wall clock and by CPU time (`cpu`, steadier on a shared machine).
+2. Latency: synthetic events offered in real time at 5,000 events/s (event time = the
+   moment it is offered); latency is processed_at - event_at of each transaction-risk row.
+3. Quality: precision/recall of "high"/"critical" against the generator's fraud labels.
+Prints one JSON line last (keys in shared/BENCH.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import sqlite3
+import statistics
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import bytewax.operators as op
+import duckdb
+import pandas  # noqa: F401 - pyarrow loads it on first use; keep that out of the timings
+import pyarrow as pa
+from bytewax.dataflow import Dataflow
+from bytewax.inputs import FixedPartitionedSource, StatefulSourcePartition
+from bytewax.recovery import RecoveryConfig, init_db_dir
+from bytewax.testing import TestingSink, run_main
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from streaming.flows.build import build_flow  # noqa: E402
+from streaming.runtime import tune_gc  # noqa: E402
+from streaming.sources import JsonlDirSource  # noqa: E402
+from tollgate.events import event_to_dict, parse_event  # noqa: E402
+from tollgate.events.generator import GeneratorConfig, SyntheticSource  # noqa: E402
+from tollgate.events.writers import write_jsonl  # noqa: E402
+from tollgate.settings import Settings  # noqa: E402
+
+START = datetime(2026, 11, 20, tzinfo=UTC)
+OFFERED_PER_S = 5000.0
+# The epoch (snapshot) interval `python -m streaming` runs with.
+EPOCH = timedelta(seconds=5)
+
+
+def bare_flow(source: JsonlDirSource, counts: list) -> Dataflow:
+    flow = Dataflow("bare")
+    raw = op.input("in", flow, source)
+    events = op.filter_map("parse", raw, _parse_or_none)
+    counted = op.count_final("key_count", events, lambda e: e.customer_id)
+    op.output("out", counted, TestingSink(counts))
+    return flow
+
+
+def _parse_or_none(line: bytes):
+    try:
+        return parse_event(line)
+    except ValueError:
+        return None
+
+
+def throughput(work: Path, events: int) -> tuple[dict, Settings]:
+    source_dir = work / "source"
+    config = GeneratorConfig(seed=3, customers=5000, malformed_rate=0.001, duplicate_rate=0.001)
+    write_jsonl(SyntheticSource(config).raw(START, count=events), source_dir)
+    lines = sum(f.read_bytes().count(b"\n") for f in source_dir.glob("*.jsonl"))
+
+    settings = Settings(data_dir=work / "flow", _env_file=None)
+    recovery = work / "recovery"
+    recovery.mkdir()
+    init_db_dir(recovery, 1)
+    flow = build_flow(settings, JsonlDirSource(source_dir))
+    t, cpu = time.perf_counter(), time.process_time()
+    run_main(flow, epoch_interval=EPOCH, recovery_config=RecoveryConfig(str(recovery)))
+    flow_s, flow_cpu_s = time.perf_counter() - t, time.process_time() - cpu
+
+    counts: list = []
+    t, cpu = time.perf_counter(), time.process_time()
+    run_main(bare_flow(JsonlDirSource(source_dir), counts), epoch_interval=EPOCH)
+    bare_s, bare_cpu_s = time.perf_counter() - t, time.process_time() - cpu
+    # CPU time as well as wall time: on a shared machine the wall clock also measures the
+    # neighbours, CPU time much less so.
+    rates = {
+        "flow": lines / flow_s,
+        "bare": lines / bare_s,
+        "flow_cpu": lines / flow_cpu_s,
+        "bare_cpu": lines / bare_cpu_s,
+    }
+    return rates, settings
+
+
+class OfferedAtRate(FixedPartitionedSource):
+    """Pre-generated events offered at a fixed rate, each stamped with the moment it is
+    offered (the generator itself is slower than 5,000 events/s, so it runs beforehand)."""
+
+    def __init__(self, events: list[dict], per_s: float):
+        self.events, self.per_s = events, per_s
+
+    def list_parts(self) -> list[str]:
+        return ["offered"]
+
+    def build_part(self, step_id, for_part, resume_state):
+        return _OfferedPartition(self.events, self.per_s)
+
+
+class _OfferedPartition(StatefulSourcePartition):
+    def __init__(self, events: list[dict], per_s: float):
+        self.events, self.per_s, self.sent = events, per_s, 0
+        self.t0 = time.monotonic()
+
+    def next_batch(self) -> list[bytes]:
+        if self.sent >= len(self.events):
+            raise StopIteration
+        due = min(len(self.events), int((time.monotonic() - self.t0) * self.per_s))
+        now = datetime.now(UTC).isoformat()
+        batch = []
+        for d in self.events[self.sent : due]:
+            d["event_time"] = now
+            batch.append(json.dumps(d).encode())
+        self.sent = max(self.sent, due)
+        return batch
+
+    def next_awake(self):
+        return datetime.now(UTC) + timedelta(milliseconds=5)
+
+    def snapshot(self):
+        return None
+
+
+def latency(work: Path, seconds: float) -> tuple[dict, float]:
+    settings = Settings(data_dir=work / "latency", _env_file=None)
+    recovery = work / "latency-recovery"
+    recovery.mkdir()
+    init_db_dir(recovery, 1)
+    count = int(OFFERED_PER_S * seconds)
+    config = GeneratorConfig(seed=5, customers=5000)
+    events = [event_to_dict(e) for e in SyntheticSource(config).events(START, count=count)]
+    source = OfferedAtRate(events, OFFERED_PER_S)
+    t = time.perf_counter()
+    run_main(
+        build_flow(settings, source),
+        epoch_interval=EPOCH,
+        recovery_config=RecoveryConfig(str(recovery)),
+    )
+    offered = count / (time.perf_counter() - t)
+    with sqlite3.connect(settings.data_dir / "live.db") as db:
+        rows = db.execute("SELECT event_at, processed_at FROM live_transaction_risk").fetchall()
+    lags = sorted(
+        (datetime.fromisoformat(p) - datetime.fromisoformat(e)).total_seconds() * 1000
+        for e, p in rows
+    )
+    q = statistics.quantiles(lags, n=100, method="inclusive")
+    return {"p50": round(q[49], 1), "p95": round(q[94], 1), "p99": round(q[98], 1)}, offered
+
+
+def risk_quality(settings: Settings) -> dict:
+    with sqlite3.connect(settings.data_dir / "live.db") as live:
+        rows = live.execute(
+            "SELECT transaction_id, risk_level FROM live_transaction_risk"
+        ).fetchall()
+    scored = pa.table(
+        {
+            "transaction_id": [r[0] for r in rows],
+            "flagged": [r[1] in ("high", "critical") for r in rows],
+        }
+    )
+    db = duckdb.connect()
+    db.register("scored", scored)
+    landed = f"{settings.lake_dir}/landing/card_transactions/*/*/*.parquet"
+    tp, fp, fn = db.execute(
+        """
+        select count(*) filter (where flagged and is_fraud),
+               count(*) filter (where flagged and not is_fraud),
+               count(*) filter (where not flagged and is_fraud)
+        from read_parquet($landed) join scored using (transaction_id)
+        """,
+        {"landed": landed},
+    ).fetchone()
+    return {
+        "precision": round(tp / max(tp + fp, 1), 3),
+        "recall": round(tp / max(tp + fn, 1), 3),
+        "fraud_transactions": tp + fn,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--quick", action="store_true", help="small run, under a minute")
+    args = parser.parse_args()
+    events, seconds = (40_000, 6.0) if args.quick else (200_000, 20.0)
+    tune_gc()  # as the flow module does in production, for both flows
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        rates, settings = throughput(work, events)
+        quality = risk_quality(settings)
+        lat, offered = latency(work, seconds)
+    # Frozen objects are never freed; thaw them so extension modules exit quietly.
+    gc.unfreeze()
+    gc.collect()
+    print(
+        json.dumps(
+            {
+                "bench": "stream",
+                "events": events,
+                "flow_events_per_s": round(rates["flow"]),
+                "bare_events_per_s": round(rates["bare"]),
+                "ratio": round(rates["flow"] / rates["bare"], 3),
+                "cpu": {
+                    "flow_events_per_s": round(rates["flow_cpu"]),
+                    "bare_events_per_s": round(rates["bare_cpu"]),
+                    "ratio": round(rates["flow_cpu"] / rates["bare_cpu"], 3),
+                },
+                "offered_events_per_s": round(offered),
+                "latency_ms": lat,
+                "workers": 1,
+                "risk": quality,
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,123 @@
+"""The warehouse: every dbt model and test as Dagster assets and checks, built per UTC day."""
+
+import json
+import shutil
+import tempfile
+from collections.abc import Mapping
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
+
+from orchestration.defs.resources import (
+    PARSE_ARGS,
+    TollgateResource,
+    dbt_project,
+    extra_environ,
+    vars_args,
+)
+from orchestration.lib.partitions import DAILY
+from tollgate.catalog import get_catalog
+
+# Which arguments the project's last parse had: a parse for other settings is redone, so runs
+# of this deployment find a partial parse they can reuse.
+PARSE_STAMP = "tollgate_parse_args.json"
+PARTIAL_PARSE_FILE = "partial_parse.msgpack"
+
+
+def ensure_manifest(project: DbtProject) -> None:
+    """Parse the project when its manifest is missing, older than a model (fresh clones too),
+    or parsed for another deployment's settings."""
+    project.prepare_if_dev()
+    manifest = project.manifest_path
+    stamp = manifest.with_name(PARSE_STAMP)
+    sources = [
+        p for d in ("models", "macros") for p in (project.project_dir / d).rglob("*") if p.is_file()
+    ] + [project.project_dir / "dbt_project.yml", project.project_dir / "profiles.yml"]
+    newest = max(p.stat().st_mtime for p in sources)
+    stale = not manifest.exists() or manifest.stat().st_mtime < newest
+    if stale or not stamp.exists() or stamp.read_text() != json.dumps(PARSE_ARGS):
+        project.preparer.prepare(project)
+        stamp.write_text(json.dumps(PARSE_ARGS))
+
+
+def seed_partial_parse(project: DbtProject, target: Path) -> None:
+    """Start a run's target dir from the deployment's parse, so dbt only re-checks it.
+
+    dbt validates it (project files, vars, profile) and re-parses whatever differs.
+    """
+    parsed = project.target_path / PARTIAL_PARSE_FILE
+    if parsed.exists():
+        shutil.copyfile(parsed, target / PARTIAL_PARSE_FILE)
+
+
+def window_env(start: date, end: date) -> dict[str, str]:
+    """The daily window [start, end) one dbt invocation builds (macros/partition_window.sql)."""
+    return {"TOLLGATE_WINDOW_START": start.isoformat(), "TOLLGATE_WINDOW_END": end.isoformat()}
+
+
+class TollgateDbtTranslator(DagsterDbtTranslator):
+    """Keys name where data lives: landing/<dataset> for sources, warehouse/<model> for models."""
+
+    def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> dg.AssetKey:
+        if dbt_resource_props["resource_type"] == "source":
+            return dg.AssetKey(["landing", dbt_resource_props["name"]])
+        return dg.AssetKey(["warehouse", dbt_resource_props["name"]])
+
+    def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
+        if dbt_resource_props["resource_type"] == "source":
+            return "landing"
+        fqn = dbt_resource_props.get("fqn", [])
+        return f"warehouse_{fqn[1]}" if len(fqn) > 2 else "warehouse"
+
+    def get_asset_spec(self, manifest, unique_id, project) -> dg.AssetSpec:
+        spec = super().get_asset_spec(manifest, unique_id, project)
+        props = self.get_resource_props(manifest, unique_id)
+        product_id = props.get("config", {}).get("meta", {}).get("tollgate_product")
+        if not product_id:
+            return spec
+        product = get_catalog().product(product_id)
+        return spec.replace_attributes(
+            freshness_policy=dg.FreshnessPolicy.time_window(
+                fail_window=timedelta(seconds=product.freshness_sla_seconds)
+            ),
+        ).merge_attributes(tags={"tollgate/product": product_id})
+
+
+ensure_manifest(dbt_project)
+
+
+@dbt_assets(
+    manifest=dbt_project.manifest_path,
+    project=dbt_project,
+    dagster_dbt_translator=TollgateDbtTranslator(),
+    partitions_def=DAILY,
+    # A backfill of many days is one dbt invocation over the whole window.
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    retry_policy=dg.RetryPolicy(max_retries=2, delay=10),
+    pool="warehouse",
+)
+def warehouse_models(
+    context: dg.AssetExecutionContext, dbt: DbtCliResource, tollgate: TollgateResource
+):
+    window = context.partition_time_window
+    # Unit tests check the models' logic, not the data: they run in the test suite
+    # (tests/orchestration/test_dbt_unit_tests.py), not on every production build.
+    args = ["build", *vars_args(tollgate.settings()), "--exclude-resource-type", "unit_test"]
+    # The target dir is thrown away after the run: writing dbt's artifacts and its debug log
+    # file there is work nobody reads (Dagster reads the events dbt prints).
+    args += ["--no-write-json", "--log-level-file", "none"]
+    # Each invocation's artifacts go to a directory removed afterwards, so runs don't pile
+    # up target/ directories in the project.
+    with tempfile.TemporaryDirectory(prefix="tollgate-dbt-") as target:
+        seed_partial_parse(dbt_project, Path(target))
+        with extra_environ(window_env(window.start.date(), window.end.date())):
+            invocation = dbt.cli(args, context=context, target_path=Path(target))
+        yield from invocation.stream()
+
+
+@dg.definitions
+def defs() -> dg.Definitions:
+    return dg.Definitions(assets=[warehouse_models])

@@ -1,0 +1,79 @@
+"""Freshness of live products: a check on each one's watermark in the live store.
+
+Live products are computed by the stream lane, outside Dagster; they appear here as
+external assets so their freshness is visible (and recorded in product_status) too.
+"""
+
+from datetime import UTC, datetime
+
+import dagster as dg
+
+from orchestration.defs.resources import TollgateResource
+from orchestration.lib.live_freshness import classify, read_watermarks
+from orchestration.lib.status import record_status
+from tollgate.catalog import Product, get_catalog
+
+
+def live_key(product: Product) -> dg.AssetKey:
+    return dg.AssetKey(["live_store", product.source])
+
+
+def live_spec(product: Product) -> dg.AssetSpec:
+    return dg.AssetSpec(
+        key=live_key(product),
+        group_name="live",
+        kinds={"bytewax"},
+        description=f"{product.title}: computed by the stream lane into the live store.",
+        tags={"tollgate/product": product.id},
+    )
+
+
+def build_live_freshness_check(product: Product) -> dg.AssetChecksDefinition:
+    @dg.asset_check(
+        asset=live_key(product),
+        name="watermark_freshness",
+        description=f"Watermark within the {product.freshness_sla_seconds}s SLA.",
+    )
+    def watermark_freshness(tollgate: TollgateResource) -> dg.AssetCheckResult:
+        settings = tollgate.settings()
+        watermark = read_watermarks(settings.live_store_url, tollgate.catalog()).get(product.id)
+        verdict = classify(product, watermark, datetime.now(UTC))
+        record_status(settings.metadata_db_url, product.id, verdict.status, reason=verdict.reason)
+        return dg.AssetCheckResult(
+            passed=verdict.status == "healthy",
+            severity=dg.AssetCheckSeverity.WARN
+            if verdict.status == "degraded"
+            else dg.AssetCheckSeverity.ERROR,
+            metadata={
+                "status": verdict.status,
+                "watermark_at": str(watermark),
+                "lag_seconds": verdict.lag_seconds if verdict.lag_seconds is not None else -1,
+                "sla_seconds": product.freshness_sla_seconds,
+            },
+        )
+
+    return watermark_freshness
+
+
+LIVE_FRESHNESS_JOB = "live_freshness"
+
+
+@dg.definitions
+def defs() -> dg.Definitions:
+    products = get_catalog().live_products()
+    job = dg.define_asset_job(
+        LIVE_FRESHNESS_JOB,
+        selection=dg.AssetSelection.checks_for_assets(*[live_key(p) for p in products]),
+    )
+    return dg.Definitions(
+        assets=[live_spec(p) for p in products],
+        asset_checks=[build_live_freshness_check(p) for p in products],
+        jobs=[job],
+        schedules=[
+            dg.ScheduleDefinition(
+                job=job,
+                cron_schedule="* * * * *",
+                default_status=dg.DefaultScheduleStatus.RUNNING,
+            )
+        ],
+    )

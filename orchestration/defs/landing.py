@@ -1,0 +1,82 @@
+"""The landing zone as a source: observed per dataset, and a sensor for new or late days."""
+
+import hashlib
+import json
+
+import dagster as dg
+
+from orchestration.defs.resources import TollgateResource
+from orchestration.lib.landing_scan import changed_partitions, partition_fingerprints
+from tollgate.lake import LANDING_DATASETS
+
+BATCH_JOB = "batch_lane"
+
+
+def build_landing_source(dataset: str) -> dg.SourceAsset:
+    @dg.observable_source_asset(
+        key=dg.AssetKey(["landing", dataset]),
+        group_name="landing",
+        description=f"Parquet the stream lane lands for {dataset}, by event_date/event_hour.",
+    )
+    def landing_source(tollgate: TollgateResource) -> dg.ObserveResult:
+        days = partition_fingerprints(tollgate.lake(), (dataset,))
+        version = hashlib.sha256(json.dumps(days, sort_keys=True).encode()).hexdigest()[:16]
+        return dg.ObserveResult(
+            data_version=dg.DataVersion(version) if days else None,
+            metadata={"days": len(days), "latest_day": max(days, default="none")},
+        )
+
+    return landing_source
+
+
+ACTIVE_RUN_STATUSES = [
+    dg.DagsterRunStatus.QUEUED,
+    dg.DagsterRunStatus.NOT_STARTED,
+    dg.DagsterRunStatus.STARTING,
+    dg.DagsterRunStatus.STARTED,
+]
+
+
+def window_request(days: list[str], fingerprints: dict[str, str]) -> dg.RunRequest:
+    """One run over the smallest window holding every changed day (a single dbt invocation)."""
+    key = hashlib.sha256(
+        json.dumps({d: fingerprints[d] for d in days}, sort_keys=True).encode()
+    ).hexdigest()[:16]
+    return dg.RunRequest(
+        run_key=f"landing:{days[0]}..{days[-1]}:{key}",
+        tags={
+            "dagster/asset_partition_range_start": days[0],
+            "dagster/asset_partition_range_end": days[-1],
+        },
+    )
+
+
+@dg.sensor(
+    job_name=BATCH_JOB, minimum_interval_seconds=60, default_status=dg.DefaultSensorStatus.RUNNING
+)
+def landing_partitions_sensor(context: dg.SensorEvaluationContext, tollgate: TollgateResource):
+    """Rebuild the days whose landed files are new or changed since the last look (late too).
+
+    DuckDB has one writer per warehouse file, so while a batch run is active the sensor
+    waits instead of starting a second writer; the changes are picked up on a later tick.
+    """
+    active = context.instance.get_runs(
+        dg.RunsFilter(job_name=BATCH_JOB, statuses=ACTIVE_RUN_STATUSES), limit=1
+    )
+    if active:
+        return dg.SkipReason(f"batch run {active[0].run_id} is still writing the warehouse")
+    previous = json.loads(context.cursor) if context.cursor else {}
+    current = partition_fingerprints(tollgate.lake())
+    days = changed_partitions(previous, current)
+    context.update_cursor(json.dumps(current))
+    if not days:
+        return dg.SkipReason("no new or late landing files")
+    return dg.SensorResult(run_requests=[window_request(days, current)])
+
+
+@dg.definitions
+def defs() -> dg.Definitions:
+    return dg.Definitions(
+        assets=[build_landing_source(d) for d in LANDING_DATASETS],
+        sensors=[landing_partitions_sensor],
+    )

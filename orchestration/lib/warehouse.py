@@ -1,0 +1,39 @@
+"""Reading marts out of the warehouse file, which only the batch lane opens.
+
+DuckDB lets one process write a file; readers here open it read-only and retry briefly
+when a dbt run in another process holds the lock.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import duckdb
+
+LOCK_RETRIES = 20
+LOCK_WAIT_SECONDS = 0.5
+
+
+@contextmanager
+def warehouse_reader(path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
+    for attempt in range(LOCK_RETRIES):
+        try:
+            conn = duckdb.connect(str(path), read_only=True)
+            break
+        except duckdb.IOException:
+            if attempt == LOCK_RETRIES - 1:
+                raise
+            time.sleep(LOCK_WAIT_SECONDS)
+    try:
+        conn.execute("SET TimeZone = 'UTC'")
+        yield conn
+    finally:
+        conn.close()
+
+
+def mart_relation(conn: duckdb.DuckDBPyConnection, table: str, columns: list[str]):
+    """The mart's rows in the catalog's column order (identifiers come from the catalog)."""
+    return conn.table(table).select(*columns)

@@ -1,0 +1,121 @@
+"""How the live-products dataflow is put together; `live_products` builds it from settings.
+
+Kept apart from the flow module so tests can build flows with their own sources and sinks
+without building the default one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import bytewax.operators as op
+from bytewax.connectors.kafka import KafkaSink, KafkaSource
+from bytewax.dataflow import Dataflow
+from bytewax.inputs import Source
+from bytewax.outputs import Sink
+
+from streaming.customers import RISK, CustomerShard, Timing
+from streaming.outputs import LAND, LIVE, REGION, SIDE
+from streaming.regions import RegionMinutes
+from streaming.sinks import (
+    EpochFileSink,
+    LandingFiles,
+    LiveStoreSink,
+    QuarantineFiles,
+    insight_messages,
+)
+from streaming.sources import kafka_payload, kafka_source, live_synthetic
+from streaming.validate import QUARANTINE, validate_batch
+from tollgate.catalog import load_catalog
+from tollgate.db.engine import make_engine
+from tollgate.events.writers import ensure_topic
+from tollgate.lake import Lake
+from tollgate.livestore import LiveStore
+from tollgate.settings import Settings
+
+
+@dataclass(frozen=True)
+class FlowOptions:
+    # Shards and writers name recovery state and files: keep them fixed for a stream's life.
+    shards: int = 16
+    writers: int = 2
+    timing: Timing = field(default_factory=Timing)
+
+
+def build_flow(
+    settings: Settings,
+    source: Source | None = None,
+    sinks: dict[str, Sink] | None = None,
+    options: FlowOptions = FlowOptions(),
+) -> Dataflow:
+    """The live-products dataflow. `sinks` may replace any of: live, landing, quarantine, kafka."""
+    sinks = {**default_sinks(settings, options), **(sinks or {})}
+    flow = Dataflow("live_products")
+    if source is None:
+        source = kafka_source(settings) if settings.kafka_enabled else live_synthetic(settings)
+    raw = op.input("events", flow, source)  # bytes, or KafkaSourceMessage
+    if isinstance(source, KafkaSource):
+        raw = op.map("kafka_payload", raw, kafka_payload)  # bytes
+    checked = op.flat_map_batch(
+        "validate", raw, lambda raws: validate_batch(raws, options.shards)
+    )  # (shard, [Event]) | ("quarantine", [record])
+    split = op.branch("split_rejected", checked, lambda kv: kv[0] != QUARANTINE)
+    timing = options.timing
+    per_customer = op.stateful_batch(
+        "customers", split.trues, lambda resume: CustomerShard(timing, resume)
+    )  # (shard, (tag, payload))
+    land = op.filter_map("landing_events", per_customer, _keyed(LAND))  # (shard, [Event])
+    op.output("landing", land, sinks["landing"])
+    facts = op.filter_map("region_facts", per_customer, _by_region)  # (region, (region, [fact]))
+    per_region = op.stateful_batch(
+        "regions", facts, lambda resume: RegionMinutes(timing.allowed_lateness_s, resume)
+    )  # (region, (tag, payload))
+    produced = op.merge("products", per_customer, per_region)  # (key, (tag, payload))
+    live = op.filter_map("live_rows", produced, _payload(LIVE))  # (product_id, [row], watermark)
+    op.output("live_store", live, sinks["live"])
+    side = op.filter_map("late_events", produced, _keyed(SIDE))  # (key, [record])
+    rejected = op.merge("quarantined", split.falses, side)  # (key, [record])
+    op.output("quarantine", rejected, sinks["quarantine"])
+    if "kafka" in sinks:
+        risk = op.filter_map("risk_rows", live, lambda b: b[1] if b[0] == RISK else None)
+        messages = op.flat_map("insights", risk, insight_messages)  # KafkaSinkMessage
+        op.output("kafka_insights", messages, sinks["kafka"])
+    return flow
+
+
+def default_sinks(settings: Settings, options: FlowOptions) -> dict[str, Sink]:
+    """The real sinks; creates the live store tables if missing."""
+    catalog = load_catalog(settings.catalog_path)
+    LiveStore(catalog).create_all(make_engine(settings.live_store_url))
+    lake = Lake.from_settings(settings)
+    sinks: dict[str, Sink] = {
+        "live": LiveStoreSink(settings.live_store_url, catalog),
+        "landing": EpochFileSink(LandingFiles(lake), options.writers),
+        "quarantine": EpochFileSink(QuarantineFiles(lake), options.writers),
+    }
+    if settings.kafka_enabled:
+        # Created up front: messages produced while a broker auto-creates a topic can be lost.
+        ensure_topic(settings.kafka_brokers, settings.kafka_output_topic)
+        sinks["kafka"] = KafkaSink(settings.kafka_brokers.split(","), settings.kafka_output_topic)
+    return sinks
+
+
+def _keyed(tag: str):
+    def pick(kv: tuple) -> tuple | None:
+        key, (kind, payload) = kv
+        return (key, payload) if kind == tag else None
+
+    return pick
+
+
+def _payload(tag: str):
+    def pick(kv: tuple) -> object | None:
+        kind, payload = kv[1]
+        return payload if kind == tag else None
+
+    return pick
+
+
+def _by_region(kv: tuple) -> tuple | None:
+    kind, payload = kv[1]
+    return (payload[0], payload) if kind == REGION else None

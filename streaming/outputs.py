@@ -1,0 +1,13 @@
+"""Tags on what the stateful steps emit, so the flow can route each kind to its sink.
+
+Every item is `(tag, payload)` and payloads are lists, so routing costs one call per batch:
+    LAND   [Event]                              -> landing zone
+    LIVE   (product_id, [row], watermark_at)   -> live store (and Kafka for transaction-risk)
+    SIDE   [record]                             -> quarantine (late events)
+    REGION (region, [RegionFact])               -> the region-activity step
+"""
+
+LAND = "land"
+LIVE = "live"
+SIDE = "side"
+REGION = "region"

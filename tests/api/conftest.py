@@ -1,0 +1,37 @@
+"""API test fixtures: a migrated metadata DB, an app, a client and a `world` to fill."""
+
+from __future__ import annotations
+
+import pytest
+from apiworld import World
+from fastapi.testclient import TestClient
+
+from api.main import create_app
+from tollgate.db.migrate import upgrade
+from tollgate.settings import Settings
+
+
+@pytest.fixture
+def api_settings(settings: Settings) -> Settings:
+    upgrade(settings.metadata_db_url)
+    return settings
+
+
+@pytest.fixture
+def world(api_settings: Settings) -> World:
+    return World(api_settings)
+
+
+@pytest.fixture
+def app(api_settings: Settings, world: World):
+    app = create_app(api_settings)
+    # Tests change product status between requests; see test_services for the TTL itself.
+    app.state.services.state_ttl_seconds = 0.0
+    app.state.services.credentials.ttl_seconds = 0.0
+    return app
+
+
+@pytest.fixture
+def client(app):
+    with TestClient(app) as c:
+        yield c

@@ -1,0 +1,64 @@
+"""Every asset, check, job, schedule and sensor of the batch lane loads, wired as designed."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from tollgate.catalog import get_catalog
+
+BATCH = get_catalog().batch_products()
+LIVE = get_catalog().live_products()
+
+
+def test_every_definition_loads(batch_defs: dg.Definitions):
+    graph = batch_defs.resolve_asset_graph()
+    keys = {k.to_user_string() for k in graph.get_all_asset_keys()}
+    assert {"landing/behavior_events", "landing/card_transactions"} <= keys
+    assert {
+        "warehouse/stg_landing__behavior_events",
+        "warehouse/stg_landing__card_transactions",
+        "warehouse/int_sessions_summarized",
+        "warehouse/int_customer_profiles_windowed",
+        "warehouse/int_transactions_enriched",
+    } <= keys
+    for product in BATCH:
+        assert f"warehouse/{product.source}" in keys
+        assert f"snapshots/{product.id}" in keys
+    for product in LIVE:
+        assert f"live_store/{product.source}" in keys
+
+    checks = {(c.asset_key.to_user_string(), c.name) for c in graph.asset_check_keys}
+    for product in BATCH:
+        assert (f"warehouse/{product.source}", "quality_gate") in checks
+        assert (f"warehouse/{product.source}", "data_freshness") in checks
+        assert (
+            f"warehouse/{product.source}",
+            f"unique_{product.source}_{product.key_column}",
+        ) in checks
+    for product in LIVE:
+        assert (f"live_store/{product.source}", "watermark_freshness") in checks
+
+    assert {j.name for j in batch_defs.jobs} >= {"batch_lane", "live_freshness"}
+    assert {s.name for s in batch_defs.schedules} == {
+        "batch_lane_schedule",
+        "live_freshness_schedule",
+        "billing_daily_schedule",
+        "billing_monthly_schedule",
+    }
+    assert {s.name for s in batch_defs.sensors} == {"landing_partitions_sensor"}
+    # Resolving every job validates its selection and resources.
+    for job in batch_defs.jobs:
+        batch_defs.resolve_job_def(job.name)
+
+
+def test_sold_marts_are_gated_and_published_downstream(batch_defs: dg.Definitions):
+    graph = batch_defs.resolve_asset_graph()
+    for product in BATCH:
+        mart = dg.AssetKey(["warehouse", product.source])
+        gate = graph.get_check_spec(dg.AssetCheckKey(mart, "quality_gate"))
+        assert gate.blocking
+        snapshot = graph.get(dg.AssetKey(["snapshots", product.id]))
+        assert mart in snapshot.parent_keys
+        assert graph.get(mart).partitions_def == snapshot.partitions_def
+        policy = graph.get(mart).freshness_policy
+        assert policy.fail_window.to_timedelta().total_seconds() == product.freshness_sla_seconds

@@ -1,0 +1,60 @@
+"""The audit log: who did what to which tenant, when, and whether it worked.
+
+One helper for every lane. `record()` adds the row to the caller's session so it commits
+(or rolls back) with the change it describes; `record_now()` commits a row on its own, for
+events with no surrounding transaction (an auth failure, a download).
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from sqlalchemy.orm import Session
+
+from tollgate.db.engine import session_factory
+from tollgate.db.models import AuditEntry
+
+Outcome = Literal["success", "failure", "denied"]
+OUTCOMES: tuple[str, ...] = ("success", "failure", "denied")
+_TARGET_WIDTH = 200  # the column's width: an absurd target still gets recorded, truncated
+
+
+def record(
+    session: Session,
+    tenant_id: str | None,
+    actor: str,
+    action: str,
+    target: str = "",
+    outcome: Outcome = "success",
+    details: dict | None = None,
+) -> AuditEntry:
+    """Add an audit row to `session` (flushed, not committed: the caller's commit keeps it)."""
+    if outcome not in OUTCOMES:
+        raise ValueError(f"audit outcome {outcome!r} is not one of {', '.join(OUTCOMES)}")
+    entry = AuditEntry(
+        tenant_id=tenant_id,
+        actor=actor[:_TARGET_WIDTH],
+        action=action,
+        target=target[:_TARGET_WIDTH],
+        outcome=outcome,
+        details=details or None,
+    )
+    session.add(entry)
+    session.flush()
+    return entry
+
+
+def record_now(
+    metadata_db_url: str,
+    tenant_id: str | None,
+    actor: str,
+    action: str,
+    target: str = "",
+    outcome: Outcome = "success",
+    details: dict | None = None,
+) -> AuditEntry:
+    """Record and commit one audit row in its own transaction."""
+    with session_factory(metadata_db_url)() as session:
+        entry = record(session, tenant_id, actor, action, target, outcome, details)
+        session.commit()
+        return entry

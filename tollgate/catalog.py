@@ -1,0 +1,248 @@
+"""The catalog: every product Tollgate sells, every tier, every price.
+
+`load_catalog()` reads `catalog.yaml` into typed objects and validates it as a whole. A bad
+catalog fails at load with a `CatalogError` naming the entry and the field, e.g.
+``products[transaction-risk].price.model: 'per_minute' is not one of per_query, ...``.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+Lane = Literal["live", "batch"]
+PriceModel = Literal["per_query", "per_record", "subscription_monthly", "one_time"]
+ColumnType = Literal["string", "integer", "double", "boolean", "timestamp", "date"]
+
+_SCHEMA_VERSION = re.compile(r"^\d+\.\d+$")
+_PRODUCT_ID = re.compile(r"^[a-z][a-z0-9-]*$")
+_IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]*$")
+
+
+class CatalogError(ValueError):
+    """The catalog is invalid; the message names the entry and the field."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Price(_Strict):
+    model: PriceModel
+    usd: float = Field(gt=0)
+
+
+class SchemaVersion(_Strict):
+    version: str
+    backward_compatible_until: date | None = None
+
+    @field_validator("version")
+    @classmethod
+    def _well_formed(cls, v: str) -> str:
+        if not _SCHEMA_VERSION.match(v):
+            raise ValueError(f"{v!r} is not MAJOR.MINOR")
+        return v
+
+    @property
+    def key(self) -> tuple[int, int]:
+        major, minor = self.version.split(".")
+        return int(major), int(minor)
+
+
+class Column(_Strict):
+    name: str
+    type: ColumnType
+    description: str = ""
+
+    @field_validator("name")
+    @classmethod
+    def _identifier(cls, v: str) -> str:
+        if not _IDENTIFIER.match(v):
+            raise ValueError(f"{v!r} is not a lower_snake_case identifier")
+        return v
+
+
+class QualityRules(_Strict):
+    """Rules the quality gate checks on every published version of a product."""
+
+    not_null: list[str] = []
+    unique: list[str] = []
+    ranges: dict[str, tuple[float, float]] = {}
+    accepted_values: dict[str, list[str]] = {}
+    min_rows: int = Field(default=0, ge=0)
+
+    def columns(self) -> set[str]:
+        return {*self.not_null, *self.unique, *self.ranges, *self.accepted_values}
+
+
+class Product(_Strict):
+    id: str
+    title: str
+    description: str = ""
+    lane: Lane
+    source: str
+    key_column: str
+    region_column: str | None = None
+    time_column: str
+    residency: bool = False
+    freshness_sla_seconds: int = Field(gt=0)
+    price: Price
+    schema_versions: list[SchemaVersion] = Field(min_length=1)
+    columns: list[Column] = Field(min_length=1)
+    quality: QualityRules = QualityRules()
+
+    @property
+    def schema_version(self) -> SchemaVersion:
+        """The current schema version: the highest declared."""
+        return max(self.schema_versions, key=lambda v: v.key)
+
+    @property
+    def column_names(self) -> list[str]:
+        return [c.name for c in self.columns]
+
+    def column(self, name: str) -> Column | None:
+        return next((c for c in self.columns if c.name == name), None)
+
+
+class Tier(_Strict):
+    title: str
+    rate_limit_per_hour: int = Field(gt=0)
+    cache_ttl_seconds: int = Field(ge=0)
+    export_row_cap: int = Field(gt=0)
+    sse_connections: int = Field(ge=0)
+    delay_seconds: int = Field(default=0, ge=0)
+    sample_fraction: float = Field(default=1.0, gt=0, le=1)
+    products: list[str]
+
+
+class Catalog(_Strict):
+    api_version: str
+    regions: list[str] = Field(min_length=1)
+    tiers: dict[str, Tier] = Field(min_length=1)
+    products: list[Product] = Field(min_length=1)
+
+    def product(self, product_id: str) -> Product:
+        for p in self.products:
+            if p.id == product_id:
+                return p
+        raise KeyError(product_id)
+
+    def products_for_tier(self, tier: str) -> list[Product]:
+        allowed = set(self.tiers[tier].products)
+        return [p for p in self.products if p.id in allowed]
+
+    def tiers_with(self, product_id: str) -> list[str]:
+        """The tiers that may use a product, cheapest first (catalog order)."""
+        return [name for name, t in self.tiers.items() if product_id in t.products]
+
+    def live_products(self) -> list[Product]:
+        return [p for p in self.products if p.lane == "live"]
+
+    def batch_products(self) -> list[Product]:
+        return [p for p in self.products if p.lane == "batch"]
+
+
+def parse_catalog(raw: object) -> Catalog:
+    """Validate an already-parsed catalog document; raise `CatalogError` on the first fault."""
+    if not isinstance(raw, dict):
+        raise CatalogError("catalog: the document must be a mapping")
+    try:
+        catalog = Catalog.model_validate(raw)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        where = _locate(raw, err["loc"])
+        raise CatalogError(f"{where}: {_reason(err)}") from None
+    _check_references(catalog)
+    return catalog
+
+
+def load_catalog(path: Path | str) -> Catalog:
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except FileNotFoundError:
+        raise CatalogError(f"catalog: no file at {path}") from None
+    except yaml.YAMLError as exc:
+        raise CatalogError(f"catalog: {path} is not valid YAML ({exc})") from None
+    return parse_catalog(raw)
+
+
+@lru_cache
+def get_catalog(path: str | None = None) -> Catalog:
+    """The catalog named by settings (or `path`), loaded once per process."""
+    if path is None:
+        from tollgate.settings import get_settings
+
+        path = str(get_settings().catalog_path)
+    return load_catalog(path)
+
+
+def _check_references(catalog: Catalog) -> None:
+    seen: set[str] = set()
+    for p in catalog.products:
+        where = f"products[{p.id}]"
+        if not _PRODUCT_ID.match(p.id):
+            raise CatalogError(f"{where}.id: {p.id!r} must be lower-kebab-case")
+        if p.id in seen:
+            raise CatalogError(f"{where}.id: duplicate product id")
+        seen.add(p.id)
+        if not _IDENTIFIER.match(p.source):
+            raise CatalogError(f"{where}.source: {p.source!r} is not a table identifier")
+        names = p.column_names
+        if len(set(names)) != len(names):
+            raise CatalogError(f"{where}.columns: duplicate column name")
+        for field in ("key_column", "time_column"):
+            if getattr(p, field) not in names:
+                raise CatalogError(f"{where}.{field}: {getattr(p, field)!r} is not a column")
+        if p.residency and not p.region_column:
+            raise CatalogError(f"{where}.region_column: required when residency applies")
+        if p.region_column and p.region_column not in names:
+            raise CatalogError(f"{where}.region_column: {p.region_column!r} is not a column")
+        for col in sorted(p.quality.columns()):
+            if col not in names:
+                raise CatalogError(f"{where}.quality: {col!r} is not a column")
+        versions = [v.version for v in p.schema_versions]
+        if len(set(versions)) != len(versions):
+            raise CatalogError(f"{where}.schema_versions: duplicate version")
+    for name, tier in catalog.tiers.items():
+        for product_id in tier.products:
+            if product_id not in seen:
+                raise CatalogError(f"tiers[{name}].products: unknown product {product_id!r}")
+    for p in catalog.products:
+        if not catalog.tiers_with(p.id):
+            raise CatalogError(f"products[{p.id}]: no tier sells it")
+
+
+def _locate(raw: dict, loc: tuple) -> str:
+    """Render a pydantic error location with product ids instead of list indexes."""
+    parts: list[str] = []
+    node: object = raw
+    for step in loc:
+        if isinstance(step, int) and isinstance(node, list):
+            item = node[step] if step < len(node) else None
+            label = (item.get("id") or item.get("name")) if isinstance(item, dict) else None
+            parts[-1] += f"[{label or step}]"
+            node = item
+        elif isinstance(node, dict) and parts and parts[-1] == "tiers" and step in node:
+            parts[-1] += f"[{step}]"
+            node = node[step]
+        else:
+            parts.append(str(step))
+            node = node.get(step) if isinstance(node, dict) else None
+    return ".".join(parts) or "catalog"
+
+
+def _reason(err: dict) -> str:
+    if err["type"] == "literal_error":
+        return f"{err['input']!r} is not one of {err['ctx']['expected']}"
+    if err["type"] == "missing":
+        return "required field is missing"
+    if err["type"] == "extra_forbidden":
+        return "unknown field"
+    return str(err["msg"]).removeprefix("Value error, ")

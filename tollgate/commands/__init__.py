@@ -1,0 +1,45 @@
+"""The `tollgate` subcommands; shared plumbing for the ones that touch the metadata DB."""
+
+from __future__ import annotations
+
+import getpass
+
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy.orm import Session
+
+from tollgate.catalog import Catalog, load_catalog
+from tollgate.db.engine import session_factory
+from tollgate.db.migrate import upgrade
+from tollgate.settings import Settings
+
+console = Console(highlight=False, soft_wrap=True)
+
+
+def show(table: Table) -> None:
+    """Print a table; unsqueezed when piped, so ids and keys stay whole for grep and scripts."""
+    out = console if console.is_terminal else Console(width=250, highlight=False)
+    out.print(table)
+
+
+def load_settings() -> Settings:
+    """Settings read fresh from the environment: one CLI run, one configuration."""
+    return Settings()
+
+
+def catalog_of(settings: Settings) -> Catalog:
+    return load_catalog(settings.catalog_path)
+
+
+def metadata_session(settings: Settings) -> Session:
+    """A session on an up-to-date metadata DB (migrating is a no-op once at head)."""
+    upgrade(settings.metadata_db_url)
+    return session_factory(settings.metadata_db_url)()
+
+
+def cli_actor() -> str:
+    """Who the audit log says made a change from the command line."""
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):  # no passwd entry, e.g. an arbitrary container uid
+        return "cli"

@@ -1,0 +1,282 @@
+"""`tollgate demo`: set up a working platform on this machine, then run it.
+
+Setup is idempotent: a rerun finds the demo tenants, their keys (kept in an owner-only
+file so they can be shown again) and the backfilled history, and creates nothing twice.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import threading
+from dataclasses import dataclass
+from datetime import UTC, datetime, time, timedelta
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+from sqlalchemy import make_url
+from sqlalchemy.orm import Session
+
+from tollgate import tenants as service
+from tollgate.catalog import Catalog
+from tollgate.clock import utcnow
+from tollgate.commands import catalog_of, console, load_settings, metadata_session, show
+from tollgate.commands.demo_calls import announce_calls
+from tollgate.db.models import ApiKey, OAuthClient, Tenant
+from tollgate.keys import parse_api_key, verify_secret
+from tollgate.lake import LANDING_DATASETS, Lake
+from tollgate.settings import Settings
+from tollgate.supervisor import Child, Supervisor
+
+KEYS_FILE = "demo-keys.json"
+# Dagster's instance (run history, sensor cursors) lives with the rest of the demo's data.
+DAGSTER_HOME = "dagster"
+ROOT = Path(__file__).resolve().parents[2]
+# On a laptop, a few runs at a time (the batch graph, live freshness checks) is plenty;
+# more only compete for the same cores.
+DAGSTER_YAML = """\
+run_queue:
+  max_concurrent_runs: 2
+telemetry:
+  enabled: false
+"""
+ACTOR = "demo"
+# Mean events per second of simulated time: 7 days of history is ~590k events (every demo
+# customer gets weeks of habits), landed in ~15 s here, well under the minute a first run may take.
+BACKFILL_EVENTS_PER_SECOND = 1.0
+
+
+@dataclass(frozen=True)
+class DemoTenant:
+    id: str
+    name: str
+    tier: str
+    regions: list[str] | None = None
+    oauth_client: bool = False
+
+
+# One buyer per tier; initech shows data residency (it may only receive EU and US-East rows).
+DEMO_TENANTS = (
+    DemoTenant("acme-trial", "Acme Corp", "trial"),
+    DemoTenant("globex-standard", "Globex Corporation", "standard"),
+    DemoTenant("initech-premium", "Initech", "premium", ["US-East", "EU"], oauth_client=True),
+)
+
+
+@dataclass(frozen=True)
+class Service:
+    """A platform process and where a person reaches it (None: nothing to open)."""
+
+    child: Child
+    url: str | None = None
+
+
+def platform_services(settings: Settings) -> list[Service]:
+    """Everything `make demo` runs. A new lane plugs in as one more entry here.
+
+    The stream lane is the one writer of the landing zone (it runs the synthetic source
+    live). Dagster's daemon runs the landing sensor, which materializes the batch graph
+    for every landed day not built yet: the backfilled history on a first start, only
+    what changed since on a rerun, so those runs show in the UI like any other.
+    """
+    python = sys.executable
+    dagster = str(Path(python).parent / "dagster")
+    data_dir = Path(settings.data_dir).resolve()
+    return [
+        Service(Child("stream", [python, "-m", "streaming"], cwd=str(ROOT))),
+        Service(
+            Child(
+                "dagster",
+                [dagster, "dev", "-w", "workspace.yaml", "-p", str(settings.dagster_port)],
+                {"DAGSTER_HOME": str(data_dir / DAGSTER_HOME)},
+                cwd=str(ROOT),
+            ),
+            f"http://127.0.0.1:{settings.dagster_port}",
+        ),
+        Service(
+            Child(
+                "api",
+                [python, "-m", "uvicorn", "api.main:app"]
+                + ["--host", settings.api_host, "--port", str(settings.api_port)],
+                cwd=str(ROOT),
+            ),
+            f"http://{settings.api_host}:{settings.api_port}/docs",
+        ),
+    ]
+
+
+def demo(
+    setup_only: Annotated[
+        bool, typer.Option("--no-run", "--setup-only", help="Set up and print, then exit.")
+    ] = False,
+    backfill_days: Annotated[
+        int, typer.Option(min=0, help="Days of history to generate into the landing zone.")
+    ] = 7,
+) -> None:
+    """Set up the embedded platform (metadata DB, demo tenants and keys, history) and run it."""
+    settings = load_settings()
+    catalog = catalog_of(settings)
+    with metadata_session(settings) as session:
+        credentials = seed_tenants(session, catalog, settings.data_dir / KEYS_FILE)
+    history = ensure_backfill(settings, backfill_days)
+    services = platform_services(settings)
+    _report(settings, credentials, history, services)
+    if setup_only:
+        return
+    # The children must agree with us on where the data is, whatever directory they start in.
+    data_dir = Path(settings.data_dir).resolve()
+    _dagster_instance(data_dir / DAGSTER_HOME)
+    env = {"TOLLGATE_DATA_DIR": str(data_dir)}
+    children = [
+        Child(s.child.name, s.child.argv, {**env, **s.child.env}, s.child.cwd) for s in services
+    ]
+    console.print("\nrunning; press Ctrl-C to stop\n")
+    # Dagster stops its runs before exiting, which takes a while on a busy laptop.
+    supervisor = Supervisor(children, grace_seconds=30.0)
+    guide = threading.Thread(
+        target=announce_calls,
+        args=(settings, credentials, supervisor.announce, supervisor.stopping),
+        daemon=True,
+    )
+    guide.start()
+    code = supervisor.run()
+    raise typer.Exit(code)
+
+
+def _dagster_instance(home: Path) -> None:
+    """Create Dagster's home with its config once; a rerun keeps the user's edits."""
+    home.mkdir(parents=True, exist_ok=True)
+    config = home / "dagster.yaml"
+    if not config.exists():
+        config.write_text(DAGSTER_YAML)
+    if (home / "history").exists():
+        _fail_abandoned_runs(home)
+
+
+def _fail_abandoned_runs(home: Path) -> None:
+    """Mark failed the runs a previous session left unfinished.
+
+    Nothing of Dagster runs yet, so an unfinished run was cut short when the last demo
+    stopped; left "started", the landing sensor would wait on it forever.
+    """
+    import dagster as dg  # only the demo's setup needs Dagster in this process
+
+    unfinished = [
+        dg.DagsterRunStatus.QUEUED,
+        dg.DagsterRunStatus.NOT_STARTED,
+        dg.DagsterRunStatus.STARTING,
+        dg.DagsterRunStatus.STARTED,
+    ]
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        for run in instance.get_runs(dg.RunsFilter(statuses=unfinished)):
+            instance.report_run_failed(run, "stopped with the previous `make demo`")
+
+
+def seed_tenants(session: Session, catalog: Catalog, keys_file: Path) -> dict:
+    """Create missing demo tenants, keys and clients; returns the credentials file content."""
+    saved = json.loads(keys_file.read_text()) if keys_file.exists() else {}
+    tenants: dict = saved.get("tenants", {})
+    clients: dict = saved.get("oauth_clients", {})
+    for t in DEMO_TENANTS:
+        if session.get(Tenant, t.id) is None:
+            service.create_tenant(
+                session, t.id, t.name, t.tier, t.regions, catalog=catalog, actor=ACTOR
+            )
+        if not _key_still_valid(session, t.id, tenants.get(t.id)):
+            key = service.issue_key(session, t.id, "demo", actor=ACTOR)
+            tenants[t.id] = {"tier": t.tier, "key_id": key.key_id, "api_key": key.plaintext}
+        if t.oauth_client and not _client_still_valid(session, t.id, clients.get(t.id)):
+            client_id, secret = service.create_oauth_client(session, t.id, actor=ACTOR)
+            clients[t.id] = {"client_id": client_id, "client_secret": secret}
+    content = {"tenants": tenants, "oauth_clients": clients}
+    _write_private(keys_file, json.dumps(content, indent=2) + "\n")
+    return content
+
+
+def _key_still_valid(session: Session, tenant_id: str, entry: dict | None) -> bool:
+    parsed = parse_api_key(entry.get("api_key", "")) if entry else None
+    row = session.get(ApiKey, parsed[0]) if parsed else None
+    return bool(
+        row
+        and row.tenant_id == tenant_id
+        and row.revoked_at is None
+        and verify_secret(parsed[1], row.secret_hash)
+    )
+
+
+def _client_still_valid(session: Session, tenant_id: str, entry: dict | None) -> bool:
+    row = session.get(OAuthClient, entry.get("client_id", "")) if entry else None
+    return bool(
+        row
+        and row.tenant_id == tenant_id
+        and row.revoked_at is None
+        and verify_secret(entry.get("client_secret", ""), row.secret_hash)
+    )
+
+
+def _write_private(path: Path, text: str) -> None:
+    """Write atomically, readable by the owner only (0600) from the first byte."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+    os.replace(tmp, path)
+
+
+def ensure_backfill(settings: Settings, days: int) -> dict[str, int] | None:
+    """Generate `days` whole days of history before today, unless they already landed."""
+    if days == 0:
+        return None
+    lake = Lake.from_settings(settings)
+    end = datetime.combine(utcnow().date(), time(), UTC)
+    start = end - timedelta(days=days)
+    wanted = {(start + timedelta(days=i)).date() for i in range(days)}
+    if all(wanted <= set(lake.landing_dates(d)) for d in LANDING_DATASETS):
+        return None
+    # Imported here: the generator is only needed the first time.
+    from tollgate.events.generator import GeneratorConfig, SyntheticSource
+    from tollgate.events.writers import backfill_landing
+
+    source = SyntheticSource(
+        GeneratorConfig(seed=settings.seed, events_per_second=BACKFILL_EVENTS_PER_SECOND)
+    )
+    with console.status(f"generating {days} days of history into the landing zone..."):
+        return backfill_landing(lake, source, start, end)
+
+
+def _report(
+    settings: Settings, credentials: dict, history: dict[str, int] | None, services: list[Service]
+) -> None:
+    table = Table("tenant", "tier", "regions", "key id", title="Demo tenants")
+    regions = {t.id: ", ".join(t.regions or ["all"]) for t in DEMO_TENANTS}
+    for tenant_id, entry in credentials["tenants"].items():
+        table.add_row(tenant_id, entry["tier"], regions.get(tenant_id, "?"), entry["key_id"])
+    show(table)
+    data_dir = Path(settings.data_dir).resolve()
+    console.print(f"\nAPI keys (kept owner-only in {data_dir / KEYS_FILE}):")
+    # Plain print: a terminal-width wrap would split a key across lines.
+    for tenant_id, entry in credentials["tenants"].items():
+        print(f"  {tenant_id:<17} {entry['api_key']}")
+    for tenant_id, c in credentials["oauth_clients"].items():
+        console.print(f"OAuth2 client of {tenant_id}:")
+        print(f"  client_id={c['client_id']}\n  client_secret={c['client_secret']}")
+    console.print(f"\ndata directory:  {data_dir}")
+    console.print(
+        "metadata DB:     "
+        + make_url(settings.metadata_db_url).render_as_string(hide_password=True)
+    )
+    console.print(
+        f"landing zone:    {Path(Lake.from_settings(settings).root).resolve() / 'landing'}"
+    )
+    if history is None:
+        console.print("history:         already in the landing zone (not regenerated)")
+    else:
+        generated = ", ".join(f"{n:,} {d}" for d, n in history.items())
+        console.print(f"history:         generated {generated}")
+    for s in services:
+        if s.url:
+            console.print(f"{s.child.name + ':':<17}{s.url}")

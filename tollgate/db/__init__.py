@@ -1,0 +1,1 @@
+"""The metadata database: models, engines and migrations."""

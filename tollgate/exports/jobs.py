@@ -1,0 +1,210 @@
+"""Export jobs in the metadata database: planned on request, run off the request path,
+resumed after a restart, billed exactly once.
+
+A job pins the snapshot version it was planned on, so a run resumed after a crash writes
+the same rows to the same file. Success, its ledger record (`export:<id>`) and its audit row
+commit in one transaction: a job is billed once it is finished, and never twice.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from datetime import date, timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from tollgate import audit
+from tollgate.catalog import Catalog, Product
+from tollgate.clock import utcnow
+from tollgate.db.engine import session_factory
+from tollgate.db.models import ExportJob
+from tollgate.exports.spec import (
+    ExportError,
+    ExportFormat,
+    ExportSpec,
+    count_rows,
+    snapshot_source,
+    validate_columns,
+)
+from tollgate.exports.writer import write_export
+from tollgate.lake import SNAPSHOT_DATA_FILE, Lake
+from tollgate.usage import Delivery, export_delivery_id, insert_deliveries
+
+QUEUED, RUNNING, SUCCEEDED, FAILED = "queued", "running", "succeeded", "failed"
+EXPORT_ROUTE = "/v1/exports"
+PROGRESS_EVERY_S = 0.5  # how often a running job writes rows_done
+DOWNLOAD_TTL = timedelta(days=7)
+
+
+class RowCapExceeded(ExportError):
+    """The export holds more rows than the tenant's tier allows."""
+
+    def __init__(self, rows: int, cap: int) -> None:
+        super().__init__(f"the export would hold {rows} rows; the tier allows {cap}")
+        self.rows, self.cap = rows, cap
+
+
+def plan_export(
+    lake: Lake,
+    product: Product,
+    tenant_id: str,
+    fmt: ExportFormat,
+    row_cap: int,
+    *,
+    date_from: date | None = None,
+    date_to: date | None = None,
+    filters: Mapping[str, object] | None = None,
+    columns: Sequence[str] | None = None,
+    regions: Sequence[str] | None = None,
+) -> ExportJob:
+    """A queued job for this request, pinned to the current snapshot, counted and checked
+    against the row cap (raises ExportError or RowCapExceeded). The caller adds it."""
+    version, source = snapshot_source(lake, product.id)
+    spec = ExportSpec(product, source, fmt, columns, date_from, date_to, filters or {}, regions)
+    validate_columns(spec)
+    rows = count_rows(spec)
+    if rows > row_cap:
+        raise RowCapExceeded(rows, row_cap)
+    params = {
+        "snapshot_version": version,
+        "date_from": date_from.isoformat() if date_from else None,
+        "date_to": date_to.isoformat() if date_to else None,
+        "filters": dict(filters or {}),
+        "columns": list(columns) if columns else None,
+        "regions": list(regions) if regions is not None else None,
+    }
+    return ExportJob(
+        id=f"exp_{uuid.uuid4().hex[:20]}",
+        tenant_id=tenant_id,
+        product_id=product.id,
+        format=fmt,
+        params=params,
+        status=QUEUED,
+        rows_total=rows,
+        rows_done=0,
+        created_at=utcnow(),
+    )
+
+
+def spec_for_job(job: ExportJob, lake: Lake, catalog: Catalog) -> ExportSpec:
+    p = job.params
+    source = lake.snapshot_dir(job.product_id, p["snapshot_version"]) / SNAPSHOT_DATA_FILE
+    return ExportSpec(
+        product=catalog.product(job.product_id),
+        source=source,
+        fmt=job.format,  # type: ignore[arg-type]
+        columns=p.get("columns"),
+        date_from=date.fromisoformat(p["date_from"]) if p.get("date_from") else None,
+        date_to=date.fromisoformat(p["date_to"]) if p.get("date_to") else None,
+        filters=p.get("filters") or {},
+        regions=p.get("regions"),
+    )
+
+
+def run_export_job(
+    metadata_db_url: str, lake: Lake, catalog: Catalog, job_id: str, ttl: timedelta = DOWNLOAD_TTL
+) -> str:
+    """Run one job to the end; returns its final status. A finished job is left as it is."""
+    sessions = session_factory(metadata_db_url)
+    with sessions.begin() as session:
+        job = session.get(ExportJob, job_id)
+        if job is None:
+            raise KeyError(job_id)
+        if job.status in (SUCCEEDED, FAILED):
+            return job.status
+        job.status, job.started_at, job.rows_done = RUNNING, utcnow(), 0
+        spec = spec_for_job(job, lake, catalog)
+        tenant_id, product_id, fmt = job.tenant_id, job.product_id, job.format
+    dest = lake.export_file(tenant_id, job_id, fmt)
+    for stale in dest.parent.glob(f".{dest.name}.*.tmp"):  # left by a run that crashed
+        stale.unlink(missing_ok=True)
+    started = time.perf_counter()
+    try:
+        result = write_export(spec, dest, _progress(sessions, job_id))
+    except Exception as exc:
+        with sessions.begin() as session:
+            _finish(session, job_id, status=FAILED, error=str(exc)[:2000])
+            audit.record(
+                session,
+                tenant_id,
+                "system",
+                "export.run",
+                job_id,
+                "failure",
+                {"error": str(exc)[:500]},
+            )
+        return FAILED
+    finished = utcnow()
+    delivery = Delivery(
+        delivery_id=export_delivery_id(job_id),
+        tenant_id=tenant_id,
+        product_id=product_id,
+        kind="export",
+        units=result.rows,
+        bytes=result.bytes,
+        compute_ms=(time.perf_counter() - started) * 1000,
+        route=EXPORT_ROUTE,
+        occurred_at=finished,
+    )
+    with sessions.begin() as session:
+        _finish(
+            session,
+            job_id,
+            status=SUCCEEDED,
+            rows_done=result.rows,
+            rows_total=result.rows,
+            bytes=result.bytes,
+            checksum=result.sha256,
+            expires_at=finished + ttl,
+        )
+        insert_deliveries(session.connection(), [delivery])
+        audit.record(
+            session,
+            tenant_id,
+            "system",
+            "export.run",
+            job_id,
+            "success",
+            {"rows": result.rows, "bytes": result.bytes},
+        )
+    return SUCCEEDED
+
+
+def resume_export_jobs(metadata_db_url: str, lake: Lake, catalog: Catalog) -> list[str]:
+    """Run every job left queued or running (e.g. by a restart); returns their ids."""
+    with session_factory(metadata_db_url)() as session:
+        ids = list(
+            session.scalars(
+                select(ExportJob.id)
+                .where(ExportJob.status.in_([QUEUED, RUNNING]))
+                .order_by(ExportJob.created_at)
+            )
+        )
+    for job_id in ids:
+        run_export_job(metadata_db_url, lake, catalog, job_id)
+    return ids
+
+
+def _finish(session: Session, job_id: str, **values: object) -> None:
+    session.execute(
+        update(ExportJob).where(ExportJob.id == job_id).values(finished_at=utcnow(), **values)
+    )
+
+
+def _progress(sessions, job_id: str) -> Callable[[int], None]:
+    """A progress callback that writes rows_done at most every PROGRESS_EVERY_S."""
+    last = [0.0]
+
+    def report(rows_done: int) -> None:
+        now = time.monotonic()
+        if now - last[0] >= PROGRESS_EVERY_S:
+            last[0] = now
+            with sessions.begin() as session:
+                session.execute(
+                    update(ExportJob).where(ExportJob.id == job_id).values(rows_done=rows_done)
+                )
+
+    return report

@@ -1,0 +1,166 @@
+"""What an export holds: a product's published snapshot, narrowed by dates, filters,
+residency and columns, read back one row group at a time."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
+from typing import Literal
+
+import pyarrow as pa
+import pyarrow.dataset as ds
+import pyarrow.parquet as pq
+
+from tollgate.catalog import Product
+from tollgate.lake import SNAPSHOT_DATA_FILE, Lake
+
+ExportFormat = Literal["csv", "parquet", "jsonl"]
+FORMATS: tuple[str, ...] = ("csv", "parquet", "jsonl")
+FilterValue = str | int | float | bool | date | datetime
+BATCH_ROWS = 65_536
+
+
+class ExportError(ValueError):
+    """The export request does not fit the product (unknown column, bad value, format)."""
+
+
+@dataclass(frozen=True)
+class ExportSpec:
+    """What to export: a product's snapshot file, narrowed by dates, filters and columns."""
+
+    product: Product
+    source: Path  # the snapshot's data.parquet
+    fmt: ExportFormat
+    columns: Sequence[str] | None = None  # None: every catalog column, in catalog order
+    date_from: date | None = None  # on the product's time column, inclusive
+    date_to: date | None = None  # inclusive
+    filters: Mapping[str, FilterValue | Sequence[FilterValue]] = field(default_factory=dict)
+    regions: Sequence[str] | None = None  # the tenant's residency; None means every region
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    path: Path
+    rows: int
+    bytes: int
+    sha256: str
+
+
+def _dataset(spec: ExportSpec) -> ds.Dataset:
+    return ds.dataset(spec.source, format="parquet")
+
+
+def _columns(spec: ExportSpec) -> list[str]:
+    wanted = list(spec.columns) if spec.columns else spec.product.column_names
+    unknown = [c for c in wanted if spec.product.column(c) is None]
+    if unknown:
+        raise ExportError(f"{spec.product.id} has no column {unknown[0]!r}")
+    return wanted
+
+
+def validate_columns(spec: ExportSpec) -> list[str]:
+    """The export's columns, or ExportError naming the first the product does not have."""
+    return _columns(spec)
+
+
+def _scalar(value: object, typ: pa.DataType, column: str) -> pa.Scalar:
+    try:
+        return pa.scalar(value, type=typ)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError, OverflowError):
+        raise ExportError(f"{value!r} is not a valid {typ} for {column!r}") from None
+
+
+def export_filter(spec: ExportSpec, schema: pa.Schema) -> ds.Expression | None:
+    """The row filter of an export, typed against the snapshot's schema."""
+    terms: list[ds.Expression] = []
+    for column, value in spec.filters.items():
+        if spec.product.column(column) is None or column not in schema.names:
+            raise ExportError(f"cannot filter {spec.product.id} on unknown column {column!r}")
+        typ = schema.field(column).type
+        if isinstance(value, list | tuple | set):
+            terms.append(
+                ds.field(column).isin(pa.array([_scalar(v, typ, column) for v in value], type=typ))
+            )
+        else:
+            terms.append(ds.field(column) == _scalar(value, typ, column))
+    if spec.regions is not None:
+        region = spec.product.region_column
+        if region is None:
+            raise ExportError(f"{spec.product.id} has no region column to restrict")
+        terms.append(ds.field(region).isin(pa.array(list(spec.regions), type=pa.string())))
+    time_col = spec.product.time_column
+    typ = schema.field(time_col).type
+    if spec.date_from is not None and spec.date_to is not None and spec.date_from > spec.date_to:
+        raise ExportError(f"date_from {spec.date_from} is after date_to {spec.date_to}")
+    if spec.date_from is not None:
+        terms.append(ds.field(time_col) >= _bound(spec.date_from, typ))
+    if spec.date_to is not None and spec.date_to < date.max:  # date.max: no upper bound
+        terms.append(ds.field(time_col) < _bound(spec.date_to + timedelta(days=1), typ))
+    if not terms:
+        return None
+    expr = terms[0]
+    for term in terms[1:]:
+        expr = expr & term
+    return expr
+
+
+def _bound(day: date, typ: pa.DataType) -> pa.Scalar:
+    """A day boundary in the time column's own type (date, naive or zoned timestamp)."""
+    if pa.types.is_timestamp(typ):
+        start = datetime.combine(day, time.min, tzinfo=UTC if typ.tz else None)
+        return pa.scalar(start, type=typ)
+    return pa.scalar(day, type=typ)
+
+
+def count_rows(spec: ExportSpec) -> int:
+    """Rows the export would hold (for tier row caps and progress totals)."""
+    dataset = _dataset(spec)
+    return dataset.scanner(columns=[], filter=export_filter(spec, dataset.schema)).count_rows()
+
+
+def export_batches(spec: ExportSpec, batch_rows: int = BATCH_ROWS) -> Iterator[pa.RecordBatch]:
+    """The export's rows, batch by batch, with only its columns.
+
+    Reads the file one row group at a time with no read-ahead: a dataset scanner reads ahead
+    of a slow writer and its memory grows with the file, this does not."""
+    source = pq.ParquetFile(spec.source, pre_buffer=False)
+    schema = source.schema_arrow
+    columns = _columns(spec)
+    missing = [c for c in columns if c not in schema.names]
+    if missing:
+        raise ExportError(f"the snapshot of {spec.product.id} lacks column {missing[0]!r}")
+    row_filter = export_filter(spec, schema)
+    needed = (
+        columns
+        if row_filter is None
+        else [c for c in schema.names if c in set(columns) | _filter_columns(spec)]
+    )
+    for batch in source.iter_batches(batch_size=batch_rows, columns=needed):
+        if row_filter is not None:
+            batch = batch.filter(row_filter)
+        yield batch.select(columns)
+
+
+def projected_schema(spec: ExportSpec) -> pa.Schema:
+    schema = pq.read_schema(spec.source)
+    return pa.schema([schema.field(c) for c in _columns(spec)])
+
+
+def _filter_columns(spec: ExportSpec) -> set[str]:
+    cols = set(spec.filters)
+    if spec.regions is not None and spec.product.region_column:
+        cols.add(spec.product.region_column)
+    if spec.date_from is not None or spec.date_to is not None:
+        cols.add(spec.product.time_column)
+    return cols
+
+
+def snapshot_source(lake: Lake, product_id: str) -> tuple[str, Path]:
+    """(version, data file) of the snapshot readers currently see; exports pin the version
+    so a job resumed after a restart reads the same rows."""
+    version = lake.current_version(product_id)
+    if version is None:
+        raise ExportError(f"{product_id} has no published snapshot yet")
+    return version, lake.snapshot_dir(product_id, version) / SNAPSHOT_DATA_FILE

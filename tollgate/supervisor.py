@@ -1,0 +1,156 @@
+"""One supervisor for the platform's processes: start them, merge their output, stop them cleanly.
+
+Each child runs in its own process group, so Ctrl-C reaches only the supervisor, which then
+stops children in order: SIGTERM to each group (taking grandchildren such as Dagster's
+daemons with it), a grace period, then SIGKILL for whatever is left. A second Ctrl-C skips
+the grace period. A child that exits on its own is a failure: the others are stopped and the
+supervisor exits non-zero, so `make demo` never keeps running half a platform.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import TextIO
+
+REPEAT_SIGNAL_SECONDS = 1.0
+
+
+@dataclass(frozen=True)
+class Child:
+    """A process to supervise: `argv` run with the supervisor's environment plus `env`."""
+
+    name: str
+    argv: list[str]
+    env: dict[str, str] = field(default_factory=dict)
+    cwd: str | None = None
+
+
+class Supervisor:
+    def __init__(
+        self, children: list[Child], *, grace_seconds: float = 10.0, out: TextIO | None = None
+    ) -> None:
+        self.children = children
+        self.grace_seconds = grace_seconds
+        self.out = out if out is not None else sys.stdout
+        self._procs: dict[str, subprocess.Popen] = {}
+        self._readers: list[threading.Thread] = []
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        # Set once the supervisor begins stopping: helpers waiting on the platform give up.
+        self.stopping = self._stop
+        self._signals = 0
+        self._first_signal_at: float | None = None
+        self._width = max([len("supervisor"), *(len(c.name) for c in children)])
+
+    def run(self) -> int:
+        """Run until a signal (exit 0) or until a child exits on its own (exit 1)."""
+        previous = {s: signal.signal(s, self._on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            failed = not self._start_all() or self._watch()
+        finally:
+            self._stop_all()
+            for s, handler in previous.items():
+                signal.signal(s, handler)
+        return 1 if failed else 0
+
+    def _on_signal(self, signum: int, _frame) -> None:
+        now = time.monotonic()
+        # One Ctrl-C often arrives twice (from the terminal, and forwarded by `uv run` or
+        # make): only a signal a moment after the first means "stop waiting".
+        if self._first_signal_at is None:
+            self._first_signal_at = now
+        elif now - self._first_signal_at > REPEAT_SIGNAL_SECONDS:
+            self._signals += 1
+        self._stop.set()
+
+    def _start_all(self) -> bool:
+        for child in self.children:
+            env = {**os.environ, "PYTHONUNBUFFERED": "1", **child.env}
+            try:
+                proc = subprocess.Popen(
+                    child.argv,
+                    env=env,
+                    cwd=child.cwd,
+                    stdin=subprocess.DEVNULL,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.STDOUT,
+                    text=True,
+                    errors="replace",
+                    start_new_session=True,
+                )
+            except OSError as exc:
+                self._say(f"cannot start {child.name}: {exc}")
+                return False
+            self._procs[child.name] = proc
+            reader = threading.Thread(target=self._relay, args=(child.name, proc), daemon=True)
+            reader.start()
+            self._readers.append(reader)
+            self._say(f"started {child.name} (pid {proc.pid}): {' '.join(child.argv)}")
+        return True
+
+    def _watch(self) -> bool:
+        """Wait for a stop signal; True when a child died first."""
+        while not self._stop.wait(0.2):
+            for name, proc in self._procs.items():
+                if proc.poll() is not None:
+                    self._say(f"{name} exited unexpectedly with code {proc.returncode}")
+                    return True
+        return False
+
+    def _stop_all(self) -> None:
+        running = [(n, p) for n, p in self._procs.items() if p.poll() is None]
+        if running:
+            self._say(f"stopping {', '.join(n for n, _ in running)}")
+        # Every group, including one whose leader already died: its helpers may live on.
+        for proc in self._procs.values():
+            _signal_group(proc, signal.SIGTERM)
+        deadline = time.monotonic() + self.grace_seconds
+        for name, proc in running:
+            while proc.poll() is None and time.monotonic() < deadline and not self._signals:
+                time.sleep(0.05)
+            if proc.poll() is None:
+                why = (
+                    "on a second interrupt" if self._signals else (f"after {self.grace_seconds:g}s")
+                )
+                self._say(f"{name} did not stop; killing it {why}")
+                _signal_group(proc, signal.SIGKILL)
+                proc.wait()
+        for proc in self._procs.values():
+            _signal_group(proc, signal.SIGKILL)
+        for reader in self._readers:
+            reader.join(timeout=2)
+
+    def _relay(self, name: str, proc: subprocess.Popen) -> None:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            self._write(f"{name:<{self._width}} | {line.rstrip()}")
+
+    def announce(self, text: str) -> None:
+        """Print a block of lines for the person at the terminal, never split by child output."""
+        with self._lock:
+            self.out.write(text.rstrip("\n") + "\n")
+            self.out.flush()
+
+    def _say(self, message: str) -> None:
+        self._write(f"{'supervisor':<{self._width}} | {message}")
+
+    def _write(self, line: str) -> None:
+        with self._lock:
+            self.out.write(line + "\n")
+            self.out.flush()
+
+
+def _signal_group(proc: subprocess.Popen, sig: signal.Signals) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, sig)
+
+
+def supervise(children: list[Child], *, grace_seconds: float = 10.0) -> int:
+    return Supervisor(children, grace_seconds=grace_seconds).run()

@@ -1,0 +1,195 @@
+"""Tenants, their API keys and OAuth2 clients: the seller's side of access control.
+
+Each function is one unit of work: it validates, changes the metadata DB, writes an
+`audit_log` row and commits. A refused change raises a `TollgateError` after recording
+the attempt as a failure, so the audit log shows who tried what even when it did not happen.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from tollgate import audit
+from tollgate.catalog import Catalog, get_catalog
+from tollgate.clock import utcnow
+from tollgate.db.models import ApiKey, OAuthClient, Tenant
+from tollgate.errors import AlreadyExists, Conflict, InvalidRequest, NotFound, TollgateError
+from tollgate.keys import NewKey, new_api_key, new_client_secret
+
+TENANT_ID = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
+CLIENT_ID_PREFIX = "tgc_"
+
+
+@contextmanager
+def _audited(
+    session: Session, actor: str, action: str, target: str, tenant_id: str | None
+) -> Iterator[dict]:
+    """Commit the change with a success row, or roll back and record the failure."""
+    details: dict = {}
+    try:
+        yield details
+        session.flush()
+    except TollgateError as exc:
+        session.rollback()
+        audit.record(session, tenant_id, actor, action, target, "failure", {"reason": str(exc)})
+        session.commit()
+        raise
+    audit.record(session, tenant_id, actor, action, target, "success", details)
+    session.commit()
+
+
+def create_tenant(
+    session: Session,
+    tenant_id: str,
+    name: str,
+    tier: str,
+    allowed_regions: list[str] | None = None,
+    *,
+    catalog: Catalog | None = None,
+    actor: str = "system",
+) -> Tenant:
+    """A new active tenant on `tier`; `allowed_regions` None means every region."""
+    catalog = catalog or get_catalog()
+    with _audited(session, actor, "tenant.create", tenant_id, tenant_id) as details:
+        if not TENANT_ID.match(tenant_id):
+            raise InvalidRequest(
+                f"tenant id {tenant_id!r} must be 2-63 lowercase letters, digits or '-'"
+            )
+        if tier not in catalog.tiers:
+            tiers = ", ".join(catalog.tiers)
+            raise InvalidRequest(f"unknown tier {tier!r} (catalog tiers: {tiers})")
+        regions = _check_regions(catalog, allowed_regions)
+        if session.get(Tenant, tenant_id) is not None:
+            raise AlreadyExists(f"tenant {tenant_id!r} already exists")
+        tenant = Tenant(
+            id=tenant_id, name=name, tier=tier, status="active", allowed_regions=regions
+        )
+        session.add(tenant)
+        try:
+            session.flush()
+        except IntegrityError:
+            # Another process created it between our check and our insert.
+            raise AlreadyExists(f"tenant {tenant_id!r} already exists") from None
+        details.update(tier=tier, allowed_regions=regions)
+    return tenant
+
+
+def _check_regions(catalog: Catalog, regions: list[str] | None) -> list[str] | None:
+    if regions is None:
+        return None
+    unknown = [r for r in regions if r not in catalog.regions]
+    if unknown:
+        raise InvalidRequest(
+            f"unknown region {unknown[0]!r} (catalog regions: {', '.join(catalog.regions)})"
+        )
+    if not regions:
+        raise InvalidRequest("allowed regions must name at least one region")
+    # Catalog order, no repeats: the stored list reads the same however it was typed.
+    return [r for r in catalog.regions if r in regions]
+
+
+def get_tenant(session: Session, tenant_id: str) -> Tenant:
+    tenant = session.get(Tenant, tenant_id)
+    if tenant is None:
+        raise NotFound(f"no tenant {tenant_id!r}")
+    return tenant
+
+
+def list_tenants(session: Session) -> list[Tenant]:
+    return list(session.scalars(select(Tenant).order_by(Tenant.id)))
+
+
+def suspend_tenant(session: Session, tenant_id: str, *, actor: str = "system") -> Tenant:
+    """Suspended tenants keep their keys, but the API refuses them until reactivated."""
+    return _set_status(session, tenant_id, "suspended", "tenant.suspend", actor)
+
+
+def reactivate_tenant(session: Session, tenant_id: str, *, actor: str = "system") -> Tenant:
+    return _set_status(session, tenant_id, "active", "tenant.reactivate", actor)
+
+
+def _set_status(session: Session, tenant_id: str, status: str, action: str, actor: str) -> Tenant:
+    with _audited(session, actor, action, tenant_id, tenant_id):
+        tenant = get_tenant(session, tenant_id)
+        if tenant.status == status:
+            raise Conflict(f"tenant {tenant_id!r} is already {status}")
+        tenant.status = status
+    return tenant
+
+
+def issue_key(
+    session: Session,
+    tenant_id: str,
+    name: str = "",
+    expires_at: datetime | None = None,
+    *,
+    actor: str = "system",
+) -> NewKey:
+    """A new API key for an active tenant. Only its hash is stored: show `plaintext` once."""
+    key = new_api_key()
+    with _audited(session, actor, "key.issue", key.key_id, tenant_id) as details:
+        tenant = get_tenant(session, tenant_id)
+        if tenant.status != "active":
+            raise Conflict(f"tenant {tenant_id!r} is {tenant.status}; reactivate it first")
+        if expires_at is not None and expires_at <= utcnow():
+            raise InvalidRequest(f"expiry {expires_at.isoformat()} is in the past")
+        session.add(
+            ApiKey(
+                key_id=key.key_id,
+                tenant_id=tenant_id,
+                name=name,
+                secret_hash=key.secret_hash,
+                expires_at=expires_at,
+            )
+        )
+        details.update(name=name, expires_at=expires_at.isoformat() if expires_at else None)
+    return key
+
+
+def revoke_key(session: Session, key_id: str, *, actor: str = "system") -> ApiKey:
+    with _audited(session, actor, "key.revoke", key_id, None):
+        key = session.get(ApiKey, key_id)
+        if key is None:
+            raise NotFound(f"no API key {key_id!r}")
+        if key.revoked_at is not None:
+            raise Conflict(
+                f"API key {key_id!r} was already revoked at {key.revoked_at:%Y-%m-%d %H:%M}"
+            )
+        key.revoked_at = utcnow()
+    return key
+
+
+def list_keys(session: Session, tenant_id: str | None = None) -> list[ApiKey]:
+    query = select(ApiKey).order_by(ApiKey.tenant_id, ApiKey.created_at)
+    if tenant_id is not None:
+        get_tenant(session, tenant_id)
+        query = query.where(ApiKey.tenant_id == tenant_id)
+    return list(session.scalars(query))
+
+
+def create_oauth_client(
+    session: Session, tenant_id: str, *, actor: str = "system"
+) -> tuple[str, str]:
+    """(client id, client secret) for the OAuth2 client-credentials grant; secret shown once."""
+    client_id = CLIENT_ID_PREFIX + secrets.token_hex(8)
+    secret, secret_hash = new_client_secret()
+    with _audited(session, actor, "client.create", client_id, tenant_id):
+        tenant = get_tenant(session, tenant_id)
+        if tenant.status != "active":
+            raise Conflict(f"tenant {tenant_id!r} is {tenant.status}; reactivate it first")
+        session.add(OAuthClient(client_id=client_id, tenant_id=tenant_id, secret_hash=secret_hash))
+    return client_id, secret
+
+
+def list_oauth_clients(session: Session, tenant_id: str) -> list[OAuthClient]:
+    get_tenant(session, tenant_id)
+    query = select(OAuthClient).where(OAuthClient.tenant_id == tenant_id)
+    return list(session.scalars(query.order_by(OAuthClient.created_at)))
