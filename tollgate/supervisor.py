@@ -1,8 +1,10 @@
 """One supervisor for the platform's processes: start them, merge their output, stop them cleanly.
 
 Each child runs in its own process group, so Ctrl-C reaches only the supervisor, which then
-stops children in order: SIGTERM to each group (taking grandchildren such as Dagster's
-daemons with it), a grace period, then SIGKILL for whatever is left. A second Ctrl-C skips
+stops children in order: SIGTERM to each group, or to the leader alone for a child that
+shuts its own helpers down (`dagster dev` stops its webserver, daemon and code servers
+through shutdown pipes; a SIGTERM to them directly interrupts them mid-shutdown), a grace
+period, then SIGKILL for whatever is left in the group. A second Ctrl-C skips
 the grace period. A child that exits on its own is a failure: the others are stopped and the
 supervisor exits non-zero, so `make demo` never keeps running half a platform.
 """
@@ -30,6 +32,8 @@ class Child:
     argv: list[str]
     env: dict[str, str] = field(default_factory=dict)
     cwd: str | None = None
+    # Stop by signalling the leader alone, for a child that stops its own children.
+    signal_leader_only: bool = False
 
 
 class Supervisor:
@@ -109,8 +113,15 @@ class Supervisor:
         if running:
             self._say(f"stopping {', '.join(n for n, _ in running)}")
         # Every group, including one whose leader already died: its helpers may live on.
-        for proc in self._procs.values():
-            _signal_group(proc, signal.SIGTERM)
+        for child in self.children:
+            proc = self._procs.get(child.name)
+            if proc is None:
+                continue
+            if child.signal_leader_only and proc.poll() is None:
+                with contextlib.suppress(ProcessLookupError):
+                    proc.send_signal(signal.SIGTERM)
+            else:
+                _signal_group(proc, signal.SIGTERM)
         deadline = time.monotonic() + self.grace_seconds
         for name, proc in running:
             while proc.poll() is None and time.monotonic() < deadline and not self._signals:

@@ -2,6 +2,8 @@
 
 import json
 import os
+import shutil
+import sys
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -18,6 +20,18 @@ from tollgate.lake import Lake
 from tollgate.settings import Settings, get_settings
 
 DBT_PROJECT_DIR = Path(__file__).resolve().parents[2] / "dbt_project"
+
+
+def _dbt_on_path() -> None:
+    """dagster-dbt runs `dbt` from PATH (its project preparer cannot be told otherwise). dbt is
+    installed beside this interpreter, which a virtualenv used without activation (for example
+    `.venv/bin/dagster dev`) does not put on PATH: add that directory when dbt is missing."""
+    bin_dir = Path(sys.executable).parent
+    if shutil.which("dbt") is None and (bin_dir / "dbt").exists():
+        os.environ["PATH"] = os.pathsep.join([str(bin_dir), os.environ.get("PATH", "")])
+
+
+_dbt_on_path()
 
 
 def dbt_vars(settings: Settings) -> dict[str, str]:

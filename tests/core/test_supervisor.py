@@ -16,7 +16,10 @@ RUNNER = textwrap.dedent("""
     import json, sys
     from tollgate.supervisor import Child, supervise
     spec = json.loads(sys.argv[1])
-    children = [Child(c["name"], [sys.executable, "-c", c["code"]]) for c in spec["children"]]
+    children = [
+        Child(c["name"], [sys.executable, "-c", c["code"]], signal_leader_only=c.get("leader", 0))
+        for c in spec["children"]
+    ]
     sys.exit(supervise(children, grace_seconds=spec["grace"]))
 """)
 
@@ -113,6 +116,42 @@ def test_a_later_second_ctrl_c_kills_at_once(tmp_path):
     assert time.monotonic() - began < 10
     assert "killing it on a second interrupt" in out
     assert not alive(pid)
+
+
+# A leader that stops its own helper through a pipe, as `dagster dev` does; the helper notes
+# how it was stopped: "pipe" when its leader closed the pipe, "sigterm" when signalled directly.
+LEADER = textwrap.dedent("""
+    import signal, subprocess, sys
+    signal.signal(signal.SIGTERM, lambda *_: None)
+    helper = subprocess.Popen([sys.executable, "-c", {helper!r}], stdin=subprocess.PIPE)
+    open({pidfile!r}, "w").write(str(helper.pid))
+    signal.pause()
+    helper.stdin.close()
+    helper.wait()
+""")
+HELPER = textwrap.dedent("""
+    import signal, sys
+    def noted(how):
+        open({notefile!r}, "w").write(how)
+        sys.exit(0)
+    signal.signal(signal.SIGTERM, lambda *_: noted("sigterm"))
+    sys.stdin.read()
+    noted("pipe")
+""")
+
+
+def test_a_leader_only_child_stops_its_own_helpers(tmp_path):
+    """Only the leader is signalled; its helper is stopped by the leader, not interrupted."""
+    pidfile, notefile = tmp_path / "helper.pid", tmp_path / "how"
+    code = LEADER.format(helper=HELPER.format(notefile=str(notefile)), pidfile=str(pidfile))
+    sup = start([{"name": "leader", "code": code, "leader": True}])
+    (helper_pid,) = wait_for([pidfile])
+    time.sleep(0.3)
+    sup.send_signal(signal.SIGINT)
+    out, _ = sup.communicate(timeout=30)
+    assert sup.returncode == 0, out
+    assert notefile.read_text() == "pipe", out
+    assert not alive(helper_pid)
 
 
 def test_child_ignoring_sigterm_is_killed_after_the_grace_period(tmp_path):

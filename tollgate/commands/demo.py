@@ -93,6 +93,7 @@ def platform_services(settings: Settings) -> list[Service]:
                 [dagster, "dev", "-w", "workspace.yaml", "-p", str(settings.dagster_port)],
                 {"DAGSTER_HOME": str(data_dir / DAGSTER_HOME)},
                 cwd=str(ROOT),
+                signal_leader_only=True,
             ),
             f"http://127.0.0.1:{settings.dagster_port}",
         ),
