@@ -101,7 +101,7 @@ def recent_records(
         "responses": {"200": {"content": {"application/json": {"example": RECORD_EXAMPLE}}}}
     },
 )
-def lookup_record(
+async def lookup_record(
     request: Request,
     services: ServicesDep,
     principal: PrincipalDep,
@@ -124,6 +124,7 @@ def lookup_record(
         at = row[product.time_column]
         return Answer(to_json_row(row), services.watermark(product.id), at, at, paged=False)
 
-    return deliver(
-        ctx, "/v1/live/{product_id}/{key}", {"key": key, "region": region}, regions, compute
+    query = {"key": key, "region": region}
+    return await services.point_read(
+        deliver, ctx, "/v1/live/{product_id}/{key}", query, regions, compute
     )
