@@ -1,9 +1,10 @@
 """Runs export jobs off the request path: one background thread per API process.
 
-On start it first resumes every job a previous process left queued or running (a restart
-mid-export loses nothing: the job pins its snapshot and rewrites its file from the start),
-then runs jobs as POST /v1/exports submits them. Stopping does not wait for a long export:
-the job stays `running` in the database and the next start resumes it.
+On start it first resumes every job no live process holds (a restart mid-export loses
+nothing: the job pins its snapshot and rewrites its file from the start), then runs jobs as
+POST /v1/exports submits them, and rescans every RESCAN_SECONDS for jobs whose runner died
+(their lease lapsed; see `tollgate.exports.jobs`). Stopping does not wait for a long
+export: the job stays `running` and is taken over once its lease lapses.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from tollgate.lake import Lake
 
 log = logging.getLogger("tollgate.api.exports")
 _STOP = object()
+RESCAN_SECONDS = 30.0
 
 
 class ExportWorker:
@@ -43,14 +45,24 @@ class ExportWorker:
         """Nothing queued (a job may still be running)."""
         return self._queue.empty()
 
-    def _run(self) -> None:
+    def _resume(self) -> None:
         try:
             resumed = resume_export_jobs(self.metadata_db_url, self.lake, self.catalog)
             if resumed:
                 log.info("resumed %d export jobs", len(resumed))
         except Exception:
             log.exception("resuming export jobs failed")
-        while (job_id := self._queue.get()) is not _STOP:
+
+    def _run(self) -> None:
+        self._resume()
+        while True:
+            try:
+                job_id = self._queue.get(timeout=RESCAN_SECONDS)
+            except queue.Empty:
+                self._resume()
+                continue
+            if job_id is _STOP:
+                return
             try:
                 run_export_job(self.metadata_db_url, self.lake, self.catalog, str(job_id))
             except Exception:

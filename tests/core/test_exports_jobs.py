@@ -1,5 +1,6 @@
 import json
-from datetime import date
+import time
+from datetime import date, timedelta
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -7,15 +8,19 @@ import pytest
 from sqlalchemy import select
 
 from tollgate.catalog import load_catalog
+from tollgate.clock import utcnow
 from tollgate.db.engine import session_factory
 from tollgate.db.migrate import upgrade
 from tollgate.db.models import AuditEntry, ExportJob, UsageRecord
 from tollgate.exports import ExportError
 from tollgate.exports.jobs import (
     FAILED,
+    RUNNER_ID,
     RUNNING,
     SUCCEEDED,
     RowCapExceeded,
+    _LeaseKeeper,
+    claim_export_job,
     plan_export,
     resume_export_jobs,
     run_export_job,
@@ -115,6 +120,56 @@ def test_a_job_interrupted_mid_run_is_resumed_and_billed_once(world):
     assert pq.read_table(dest).num_rows == 400
     assert [p.name for p in dest.parent.iterdir()] == [dest.name]  # the dead run's tmp is gone
     assert [r.units for r in _ledger(url)] == [400]
+
+
+def test_a_job_another_live_runner_holds_is_left_to_it_until_its_lease_lapses(world):
+    """API replicas share the database: one runs the job; the others take it over only once
+    its runner has stopped renewing the lease (it died)."""
+    url, lake, catalog = world
+    job = plan_export(lake, catalog.product(PRODUCT), "acme", "csv", row_cap=1000)
+    job.status, job.lease_owner = RUNNING, "replica-b:42:feedbeef"
+    job.lease_expires_at = utcnow() + timedelta(minutes=1)
+    job_id = _add(url, job)
+    assert resume_export_jobs(url, lake, catalog) == []
+    assert run_export_job(url, lake, catalog, job_id) == RUNNING
+    assert _ledger(url) == []
+    with session_factory(url).begin() as session:
+        session.get(ExportJob, job_id).lease_expires_at = utcnow() - timedelta(seconds=1)
+    assert resume_export_jobs(url, lake, catalog) == [job_id]
+    with session_factory(url)() as session:
+        done = session.get(ExportJob, job_id)
+        assert (done.status, done.lease_owner, done.rows_done) == (SUCCEEDED, RUNNER_ID, 400)
+    assert [r.units for r in _ledger(url)] == [400]
+
+
+def test_only_one_of_two_claims_wins_and_a_finished_job_cannot_be_claimed(world):
+    url, lake, catalog = world
+    job_id = _add(url, plan_export(lake, catalog.product(PRODUCT), "acme", "csv", row_cap=1000))
+    sessions = session_factory(url)
+    with sessions.begin() as session:
+        assert claim_export_job(session, job_id, "replica-a")
+    with sessions.begin() as session:
+        assert not claim_export_job(session, job_id, "replica-b")
+    with sessions.begin() as session:
+        session.get(ExportJob, job_id).status = SUCCEEDED
+        session.get(ExportJob, job_id).lease_expires_at = None
+    with sessions.begin() as session:
+        assert not claim_export_job(session, job_id, "replica-b")
+
+
+def test_a_running_job_keeps_renewing_its_lease(world):
+    url, lake, catalog = world
+    job_id = _add(url, plan_export(lake, catalog.product(PRODUCT), "acme", "csv", row_cap=1000))
+    sessions = session_factory(url)
+    lease = timedelta(seconds=0.6)
+    with sessions.begin() as session:
+        assert claim_export_job(session, job_id, RUNNER_ID, lease)
+    with _LeaseKeeper(sessions, job_id, lease):
+        time.sleep(1.5)  # well past the first lease: only renewals keep it
+        with sessions() as session:
+            assert session.get(ExportJob, job_id).lease_expires_at > utcnow()
+        with sessions.begin() as session:
+            assert not claim_export_job(session, job_id, "replica-b", lease)
 
 
 def test_caps_and_bad_requests_are_refused_before_any_job(world):

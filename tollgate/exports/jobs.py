@@ -4,16 +4,24 @@ resumed after a restart, billed exactly once.
 A job pins the snapshot version it was planned on, so a run resumed after a crash writes
 the same rows to the same file. Success, its ledger record (`export:<id>`) and its audit row
 commit in one transaction: a job is billed once it is finished, and never twice.
+
+Several API processes may share the database: a process runs a job only after claiming
+its lease (one conditional UPDATE), renews the lease while it runs, and finishes the job
+only while it still holds it. A job whose runner died is claimable again once its lease
+has expired, so a replica's periodic rescan picks it up.
 """
 
 from __future__ import annotations
 
+import os
+import socket
+import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from datetime import date, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session
 
 from tollgate import audit
@@ -37,6 +45,9 @@ QUEUED, RUNNING, SUCCEEDED, FAILED = "queued", "running", "succeeded", "failed"
 EXPORT_ROUTE = "/v1/exports"
 PROGRESS_EVERY_S = 0.5  # how often a running job writes rows_done
 DOWNLOAD_TTL = timedelta(days=7)
+LEASE = timedelta(seconds=60)  # a runner renews it every third of this while it runs
+# This process, as a lease owner: host, pid and a nonce (pids are reused after a restart).
+RUNNER_ID = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
 class RowCapExceeded(ExportError):
@@ -104,39 +115,69 @@ def spec_for_job(job: ExportJob, lake: Lake, catalog: Catalog) -> ExportSpec:
     )
 
 
+def _claimable(now):
+    """Jobs no live runner holds: queued, or running under a lease that has lapsed."""
+    lapsed = or_(ExportJob.lease_expires_at.is_(None), ExportJob.lease_expires_at < now)
+    return or_(ExportJob.status == QUEUED, and_(ExportJob.status == RUNNING, lapsed))
+
+
+def claim_export_job(session: Session, job_id: str, owner: str, lease: timedelta = LEASE) -> bool:
+    """Take the job's lease and mark it running; False when another runner holds it or the
+    job is finished. One conditional UPDATE, so two processes never both win."""
+    now = utcnow()
+    claimed = session.execute(
+        update(ExportJob)
+        .where(ExportJob.id == job_id, _claimable(now))
+        .values(
+            status=RUNNING,
+            started_at=now,
+            rows_done=0,
+            lease_owner=owner,
+            lease_expires_at=now + lease,
+        )
+    )
+    return claimed.rowcount == 1
+
+
 def run_export_job(
-    metadata_db_url: str, lake: Lake, catalog: Catalog, job_id: str, ttl: timedelta = DOWNLOAD_TTL
+    metadata_db_url: str,
+    lake: Lake,
+    catalog: Catalog,
+    job_id: str,
+    ttl: timedelta = DOWNLOAD_TTL,
+    lease: timedelta = LEASE,
 ) -> str:
-    """Run one job to the end; returns its final status. A finished job is left as it is."""
+    """Run one job to the end if this process can claim it; returns the job's status then
+    (a finished job is left as it is, a job another runner holds stays `running`)."""
     sessions = session_factory(metadata_db_url)
     with sessions.begin() as session:
         job = session.get(ExportJob, job_id)
         if job is None:
             raise KeyError(job_id)
-        if job.status in (SUCCEEDED, FAILED):
+        if not claim_export_job(session, job_id, RUNNER_ID, lease):
             return job.status
-        job.status, job.started_at, job.rows_done = RUNNING, utcnow(), 0
         spec = spec_for_job(job, lake, catalog)
         tenant_id, product_id, fmt = job.tenant_id, job.product_id, job.format
     dest = lake.export_file(tenant_id, job_id, fmt)
     for stale in dest.parent.glob(f".{dest.name}.*.tmp"):  # left by a run that crashed
         stale.unlink(missing_ok=True)
     started = time.perf_counter()
-    try:
-        result = write_export(spec, dest, _progress(sessions, job_id))
-    except Exception as exc:
-        with sessions.begin() as session:
-            _finish(session, job_id, status=FAILED, error=str(exc)[:2000])
-            audit.record(
-                session,
-                tenant_id,
-                "system",
-                "export.run",
-                job_id,
-                "failure",
-                {"error": str(exc)[:500]},
-            )
-        return FAILED
+    with _LeaseKeeper(sessions, job_id, lease):
+        try:
+            result = write_export(spec, dest, _progress(sessions, job_id))
+        except Exception as exc:
+            with sessions.begin() as session:
+                if _finish(session, job_id, status=FAILED, error=str(exc)[:2000]):
+                    audit.record(
+                        session,
+                        tenant_id,
+                        "system",
+                        "export.run",
+                        job_id,
+                        "failure",
+                        {"error": str(exc)[:500]},
+                    )
+            return FAILED
     finished = utcnow()
     delivery = Delivery(
         delivery_id=export_delivery_id(job_id),
@@ -150,7 +191,7 @@ def run_export_job(
         occurred_at=finished,
     )
     with sessions.begin() as session:
-        _finish(
+        owned = _finish(
             session,
             job_id,
             status=SUCCEEDED,
@@ -160,6 +201,8 @@ def run_export_job(
             checksum=result.sha256,
             expires_at=finished + ttl,
         )
+        if not owned:  # the lease lapsed and another runner took the job over: it finishes
+            return RUNNING
         insert_deliveries(session.connection(), [delivery])
         audit.record(
             session,
@@ -174,24 +217,58 @@ def run_export_job(
 
 
 def resume_export_jobs(metadata_db_url: str, lake: Lake, catalog: Catalog) -> list[str]:
-    """Run every job left queued or running (e.g. by a restart); returns their ids."""
+    """Run every job no live runner holds (left queued, or running by a process that died);
+    returns the ids this process ran."""
     with session_factory(metadata_db_url)() as session:
         ids = list(
             session.scalars(
-                select(ExportJob.id)
-                .where(ExportJob.status.in_([QUEUED, RUNNING]))
-                .order_by(ExportJob.created_at)
+                select(ExportJob.id).where(_claimable(utcnow())).order_by(ExportJob.created_at)
             )
         )
+    ran = []
     for job_id in ids:
-        run_export_job(metadata_db_url, lake, catalog, job_id)
-    return ids
+        if run_export_job(metadata_db_url, lake, catalog, job_id) != RUNNING:
+            ran.append(job_id)
+    return ran
 
 
-def _finish(session: Session, job_id: str, **values: object) -> None:
-    session.execute(
-        update(ExportJob).where(ExportJob.id == job_id).values(finished_at=utcnow(), **values)
+class _LeaseKeeper:
+    """Renews a running job's lease every third of its length until the run ends."""
+
+    def __init__(self, sessions, job_id: str, lease: timedelta) -> None:
+        self.sessions, self.job_id, self.lease = sessions, job_id, lease
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"lease-{job_id}", daemon=True)
+
+    def __enter__(self) -> _LeaseKeeper:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._done.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        while not self._done.wait(self.lease.total_seconds() / 3):
+            try:
+                with self.sessions.begin() as session:
+                    session.execute(
+                        update(ExportJob)
+                        .where(ExportJob.id == self.job_id, ExportJob.lease_owner == RUNNER_ID)
+                        .values(lease_expires_at=utcnow() + self.lease)
+                    )
+            except Exception:  # noqa: BLE001 - a database blip: the next renewal retries
+                continue
+
+
+def _finish(session: Session, job_id: str, **values: object) -> bool:
+    """Record the end of this process's run; False if it no longer holds the lease."""
+    done = session.execute(
+        update(ExportJob)
+        .where(ExportJob.id == job_id, ExportJob.lease_owner == RUNNER_ID)
+        .values(finished_at=utcnow(), lease_expires_at=None, **values)
     )
+    return done.rowcount == 1
 
 
 def _progress(sessions, job_id: str) -> Callable[[int], None]:
