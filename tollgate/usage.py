@@ -177,7 +177,11 @@ class UsageLedger:
         if self._thread is not None:
             self._thread.join()
             self._thread = None
-        self._drain()  # anything recorded after the thread's last look
+        if not self._drain():  # anything recorded after the thread's last look
+            # Nowhere durable is left: the process log is the last record an operator has.
+            for delivery in self._pending:
+                log.critical("usage delivery not recorded: %s", delivery.to_json())
+            self._pending.clear()
 
     def __enter__(self) -> UsageLedger:
         self.start()
@@ -198,15 +202,20 @@ class UsageLedger:
             self._drain()
         self._drain()
 
-    def _drain(self) -> None:
-        """Write everything pending, in batches of at most `batch_size`."""
+    def _drain(self) -> bool:
+        """Write everything pending, in batches of at most `batch_size`. When nothing takes
+        a batch, stop: the deliveries stay pending, and the next interval tries again."""
         while self._pending:
             batch: list[Delivery] = []
             while self._pending and len(batch) < self.batch_size:
                 batch.append(self._pending.popleft())
-            self._write_or_spill(batch)
+            if not self._write_or_spill(batch):
+                return False
+        return True
 
-    def _write_or_spill(self, batch: list[Delivery]) -> None:
+    def _write_or_spill(self, batch: list[Delivery]) -> bool:
+        """Write the batch, or spill it; False (the batch back in front of the pending
+        deliveries) when the database and the spill directory both fail."""
         for attempt in range(_WRITE_ATTEMPTS):
             try:
                 write_deliveries(self.engine, batch)
@@ -216,8 +225,14 @@ class UsageLedger:
             else:
                 if self._spill_files():
                     self.replay_spills()
-                return
-        self._spill(batch)
+                return True
+        try:
+            self._spill(batch)
+        except OSError as exc:
+            log.error("usage ledger: database and spill directory both failing (%s)", exc)
+            self._pending.extendleft(reversed(batch))
+            return False
+        return True
 
     # -- spill files ------------------------------------------------------------------
     def _spill_files(self) -> list[Path]:

@@ -1,4 +1,5 @@
 import threading
+import time
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
@@ -110,6 +111,42 @@ def test_database_down_spills_then_replays_on_next_start(settings, tmp_path):
     restarted.close()
     assert sorted(_ledger_ids(url)) == sorted(f"req-{i}" for i in range(101))
     assert not list(spill.glob("*.jsonl"))
+
+
+def test_database_and_spill_both_failing_keeps_deliveries_until_one_recovers(
+    settings, tmp_path, monkeypatch
+):
+    url = settings.metadata_db_url  # no schema yet: every database write fails
+    ledger = UsageLedger(url, tmp_path / "spill", flush_interval=0.01, retry_delay=0.001)
+    ledger.start()
+
+    def disk_full(batch):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(ledger, "_spill", disk_full)
+    for i in range(30):
+        ledger.record(_delivery(i))
+    deadline = time.monotonic() + 2
+    while time.monotonic() < deadline:  # several failed rounds
+        time.sleep(0.05)
+    assert ledger.pending() == 30 and ledger._thread.is_alive()
+    upgrade(url)  # the database is back
+    ledger.close()
+    assert sorted(_ledger_ids(url)) == sorted(f"req-{i}" for i in range(30))
+
+
+def test_closing_with_nowhere_to_write_logs_every_delivery(settings, tmp_path, caplog):
+    url = settings.metadata_db_url  # no schema: the database refuses every write
+    ledger = UsageLedger(url, tmp_path / "spill", retry_delay=0.001)
+    ledger.start()
+    ledger._spill = lambda batch: (_ for _ in ()).throw(OSError(28, "No space left"))
+    for i in range(3):
+        ledger.record(_delivery(i))
+    with caplog.at_level("CRITICAL", logger="tollgate.usage"):
+        ledger.close()
+    logged = [r.getMessage() for r in caplog.records if r.levelname == "CRITICAL"]
+    assert len(logged) == 3 and all('"delivery_id": "req-' in m for m in logged)
+    assert ledger.pending() == 0
 
 
 def test_a_partially_replayed_spill_is_not_counted_twice(settings, tmp_path):
