@@ -193,4 +193,5 @@ def test_a_failed_job_is_marked_and_not_billed(world):
     with session_factory(url)() as session:
         failed = session.get(ExportJob, job_id)
     assert failed.status == FAILED and failed.error
+    assert str(lake.root) not in failed.error and "/" not in failed.error  # no server paths
     assert _ledger(url) == []

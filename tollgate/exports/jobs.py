@@ -13,6 +13,7 @@ has expired, so a replica's periodic rescan picks it up.
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 import threading
@@ -41,6 +42,7 @@ from tollgate.exports.writer import write_export
 from tollgate.lake import SNAPSHOT_DATA_FILE, Lake
 from tollgate.usage import Delivery, export_delivery_id, insert_deliveries
 
+log = logging.getLogger(__name__)
 QUEUED, RUNNING, SUCCEEDED, FAILED = "queued", "running", "succeeded", "failed"
 EXPORT_ROUTE = "/v1/exports"
 PROGRESS_EVERY_S = 0.5  # how often a running job writes rows_done
@@ -166,8 +168,9 @@ def run_export_job(
         try:
             result = write_export(spec, dest, _progress(sessions, job_id))
         except Exception as exc:
+            log.exception("export job %s failed", job_id)
             with sessions.begin() as session:
-                if _finish(session, job_id, status=FAILED, error=str(exc)[:2000]):
+                if _finish(session, job_id, status=FAILED, error=_public_error(exc, job_id)):
                     audit.record(
                         session,
                         tenant_id,
@@ -230,6 +233,16 @@ def resume_export_jobs(metadata_db_url: str, lake: Lake, catalog: Catalog) -> li
         if run_export_job(metadata_db_url, lake, catalog, job_id) != RUNNING:
             ran.append(job_id)
     return ran
+
+
+def _public_error(exc: Exception, job_id: str) -> str:
+    """What the buyer sees of a failure: an export error's own message; for anything else
+    only its kind, since its text may name server paths (the full text is in the log and
+    the audit entry)."""
+    if isinstance(exc, ExportError):
+        return str(exc)[:2000]
+    kind = type(exc).__name__
+    return f"the export could not be written ({kind}); job {job_id} is in the seller's log"
 
 
 class _LeaseKeeper:
