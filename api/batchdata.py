@@ -16,7 +16,7 @@ import duckdb
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from api.errors import ApiError
-from tollgate.catalog import Product
+from tollgate.catalog import Product, sample_buckets, sample_condition
 from tollgate.lake import SNAPSHOT_DATA_FILE, Lake
 
 MAX_PAGE_SIZE = 1000
@@ -137,8 +137,8 @@ class BatchReader:
             where.append(f"list_contains($regions, {_quote(product, product.region_column)})")
         if sample_fraction < 1.0:
             # Deterministic per key: a trial tenant sees the same sample on every page.
-            params["sample"] = int(sample_fraction * 10_000)
-            where.append(f"hash({_quote(product, product.key_column)}) % 10000 < $sample")
+            params["sample"] = sample_buckets(sample_fraction)
+            where.append(sample_condition(_quote(product, product.key_column), "$sample"))
         if not_after is not None:
             params["not_after"] = not_after
             where.append(f"cast({_quote(product, product.time_column)} as date) <= $not_after")

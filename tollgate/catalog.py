@@ -110,6 +110,20 @@ class Product(_Strict):
         return next((c for c in self.columns if c.name == name), None)
 
 
+SAMPLE_BUCKETS = 10_000
+
+
+def sample_condition(key_sql: str, buckets_param: str) -> str:
+    """A tier's row sample as a DuckDB condition: a row is in when its key hashes into the
+    first `sample_buckets(fraction)` buckets, so the same rows are in on every page, query
+    and export."""
+    return f"hash({key_sql}) % {SAMPLE_BUCKETS} < {buckets_param}"
+
+
+def sample_buckets(fraction: float) -> int:
+    return int(fraction * SAMPLE_BUCKETS)
+
+
 class Tier(_Strict):
     title: str
     rate_limit_per_hour: int = Field(gt=0)

@@ -16,6 +16,7 @@ from fastapi.responses import FileResponse
 from sqlalchemy import select
 
 from api.auth import Principal
+from api.delivery import not_after
 from api.deps import PrincipalDep, ServicesDep, checked_region, entitled, principal_unless_signed
 from api.errors import ApiError, error_responses
 from api.exportmodels import STATUS_DOC, ExportRequest, ExportStatus
@@ -95,19 +96,22 @@ def create_export(
             f"{product.id} has no published snapshot yet",
             headers={"Retry-After": "300"},
         )
-    cap = services.catalog.tiers[principal.tier].export_row_cap
+    tier = services.catalog.tiers[principal.tier]
+    delay = not_after(services, principal)
     try:
         job = plan_export(
             lake,
             product,
             principal.tenant_id,
             body.format,
-            cap,
+            tier.export_row_cap,
             date_from=body.date_from,
             date_to=body.date_to,
             filters=body.filters,
             columns=body.columns,
             regions=regions,
+            not_after=delay.date() if delay else None,
+            sample_fraction=tier.sample_fraction,
         )
     except RowCapExceeded as exc:
         raise ApiError(

@@ -172,6 +172,17 @@ def test_a_running_job_keeps_renewing_its_lease(world):
             assert not claim_export_job(session, job_id, "replica-b", lease)
 
 
+def test_a_delayed_tier_exports_no_day_past_its_delay(world):
+    url, lake, catalog = world
+    product = catalog.product(PRODUCT)  # 400 rows, 20 a day from 1 to 20 November
+    job = plan_export(lake, product, "acme", "parquet", 1000, not_after=date(2026, 11, 10))
+    assert job.rows_total == 200
+    job_id = _add(url, job)
+    assert run_export_job(url, lake, catalog, job_id) == SUCCEEDED
+    days = pq.read_table(lake.export_file("acme", job_id, "parquet"))["activity_date"]
+    assert max(days.to_pylist()) == date(2026, 11, 10)
+
+
 def test_caps_and_bad_requests_are_refused_before_any_job(world):
     _, lake, catalog = world
     product = catalog.product(PRODUCT)

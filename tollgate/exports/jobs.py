@@ -72,11 +72,25 @@ def plan_export(
     filters: Mapping[str, object] | None = None,
     columns: Sequence[str] | None = None,
     regions: Sequence[str] | None = None,
+    not_after: date | None = None,
+    sample_fraction: float = 1.0,
 ) -> ExportJob:
     """A queued job for this request, pinned to the current snapshot, counted and checked
-    against the row cap (raises ExportError or RowCapExceeded). The caller adds it."""
+    against the row cap (raises ExportError or RowCapExceeded). The caller adds it.
+    `not_after` and `sample_fraction` are the tenant's tier view (delay, sample)."""
     version, source = snapshot_source(lake, product.id)
-    spec = ExportSpec(product, source, fmt, columns, date_from, date_to, filters or {}, regions)
+    spec = ExportSpec(
+        product,
+        source,
+        fmt,
+        columns,
+        date_from,
+        date_to,
+        filters or {},
+        regions,
+        not_after,
+        sample_fraction,
+    )
     validate_columns(spec)
     rows = count_rows(spec)
     if rows > row_cap:
@@ -88,6 +102,8 @@ def plan_export(
         "filters": dict(filters or {}),
         "columns": list(columns) if columns else None,
         "regions": list(regions) if regions is not None else None,
+        "not_after": not_after.isoformat() if not_after else None,
+        "sample_fraction": sample_fraction,
     }
     return ExportJob(
         id=f"exp_{uuid.uuid4().hex[:20]}",
@@ -114,6 +130,8 @@ def spec_for_job(job: ExportJob, lake: Lake, catalog: Catalog) -> ExportSpec:
         date_to=date.fromisoformat(p["date_to"]) if p.get("date_to") else None,
         filters=p.get("filters") or {},
         regions=p.get("regions"),
+        not_after=date.fromisoformat(p["not_after"]) if p.get("not_after") else None,
+        sample_fraction=p.get("sample_fraction", 1.0),
     )
 
 

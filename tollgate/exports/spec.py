@@ -1,5 +1,5 @@
 """What an export holds: a product's published snapshot, narrowed by dates, filters,
-residency and columns, read back one row group at a time."""
+residency, the tier's delay and sample, and columns, read back one row group at a time."""
 
 from __future__ import annotations
 
@@ -9,11 +9,12 @@ from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Literal
 
+import duckdb
 import pyarrow as pa
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
-from tollgate.catalog import Product
+from tollgate.catalog import Product, sample_buckets, sample_condition
 from tollgate.lake import SNAPSHOT_DATA_FILE, Lake
 
 ExportFormat = Literal["csv", "parquet", "jsonl"]
@@ -38,6 +39,10 @@ class ExportSpec:
     date_to: date | None = None  # inclusive
     filters: Mapping[str, FilterValue | Sequence[FilterValue]] = field(default_factory=dict)
     regions: Sequence[str] | None = None  # the tenant's residency; None means every region
+    # The tier's view, as the batch API applies it: rows up to this day only (a delayed
+    # tier), and the tier's deterministic sample of keys.
+    not_after: date | None = None
+    sample_fraction: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -98,12 +103,27 @@ def export_filter(spec: ExportSpec, schema: pa.Schema) -> ds.Expression | None:
         terms.append(ds.field(time_col) >= _bound(spec.date_from, typ))
     if spec.date_to is not None and spec.date_to < date.max:  # date.max: no upper bound
         terms.append(ds.field(time_col) < _bound(spec.date_to + timedelta(days=1), typ))
+    if spec.not_after is not None:
+        terms.append(ds.field(time_col) < _bound(spec.not_after + timedelta(days=1), typ))
+    if spec.sample_fraction < 1.0:
+        key = spec.product.key_column
+        terms.append(ds.field(key).isin(_sampled_keys(spec)))
     if not terms:
         return None
     expr = terms[0]
     for term in terms[1:]:
         expr = expr & term
     return expr
+
+
+def _sampled_keys(spec: ExportSpec) -> pa.Array:
+    """The snapshot's keys in the tier's sample, chosen by the same condition the batch API
+    uses (DuckDB's hash), so an export holds exactly the rows a query would show."""
+    key = '"' + spec.product.key_column.replace('"', '""') + '"'
+    sql = f"select {key} from read_parquet($path) where {sample_condition(key, '$buckets')}"  # noqa: S608 - the key comes from the catalog
+    with duckdb.connect() as conn:
+        params = {"path": str(spec.source), "buckets": sample_buckets(spec.sample_fraction)}
+        return conn.sql(sql, params=params).to_arrow_table().column(0).combine_chunks()
 
 
 def _bound(day: date, typ: pa.DataType) -> pa.Scalar:
@@ -152,8 +172,10 @@ def _filter_columns(spec: ExportSpec) -> set[str]:
     cols = set(spec.filters)
     if spec.regions is not None and spec.product.region_column:
         cols.add(spec.product.region_column)
-    if spec.date_from is not None or spec.date_to is not None:
+    if spec.date_from is not None or spec.date_to is not None or spec.not_after is not None:
         cols.add(spec.product.time_column)
+    if spec.sample_fraction < 1.0:
+        cols.add(spec.product.key_column)
     return cols
 
 

@@ -16,7 +16,7 @@ from sqlalchemy import select
 
 from tollgate.catalog import load_catalog
 from tollgate.db.engine import session_factory
-from tollgate.db.models import AuditEntry, UsageRecord
+from tollgate.db.models import AuditEntry, ExportJob, UsageRecord
 from tollgate.exports import download_params
 from tollgate.exports.jobs import plan_export
 
@@ -172,10 +172,12 @@ def test_downloads_are_free_and_audited(client, world, rows, api_settings):
 
 def test_refusals(client, world, rows):
     _, trial_key = world.tenant("trial")
-    world.snapshot(PRODUCT, _rows(10_001))  # past the trial tier's 10 000-row cap
+    # The trial tier's 10% sample of 120,000 rows is past its 10,000-row cap.
+    world.snapshot(PRODUCT, _rows(120_000))
     r = client.post("/v1/exports", json={"product_id": PRODUCT}, headers=auth(trial_key))
     assert r.status_code == 413
-    assert r.json()["error"]["details"] == {"rows": 10_001, "row_cap": 10_000}
+    details = r.json()["error"]["details"]
+    assert details["row_cap"] == 10_000 and 10_000 < details["rows"] < 14_000
     _, key = world.tenant("standard")
     for body, status in [
         ({"product_id": PRODUCT, "columns": ["nope"]}, 422),
@@ -191,6 +193,38 @@ def test_refusals(client, world, rows):
         r = client.post("/v1/exports", json=body, headers=auth(key))
         assert r.status_code == status, (body, r.text)
     assert client.post("/v1/exports", json={"product_id": PRODUCT}).status_code == 401
+
+
+def test_a_trial_export_holds_exactly_the_sample_its_queries_show(
+    client, world, rows, api_settings
+):
+    """A tier's sample binds exports too: a trial tenant cannot export its way past it."""
+    _, key = world.tenant("trial")  # 10 requests an hour: this test makes 3
+    page = client.get(f"/v1/batch/{PRODUCT}?limit=1000", headers=auth(key)).json()
+    assert page["next_cursor"] is None
+    shown = sorted(r["customer_day_id"] for r in page["data"])
+    assert 0 < len(shown) < len(rows) / 4
+    created = client.post(
+        "/v1/exports", json={"product_id": PRODUCT, "format": "jsonl"}, headers=auth(key)
+    )
+    assert created.status_code == 202, created.text
+    export_id = created.json()["id"]
+    deadline = time.monotonic() + 30
+    while _job_status(api_settings, export_id) not in ("succeeded", "failed"):
+        assert time.monotonic() < deadline, "the export did not finish"
+        time.sleep(0.05)
+    status = client.get(f"/v1/exports/{export_id}", headers=auth(key)).json()
+    assert status["status"] == "succeeded" and status["rows_done"] == len(shown)
+    signed = client.get(status["download_url"])  # a signed link: no key, no budget
+    assert signed.status_code == 200
+    assert sorted(json.loads(line)["customer_day_id"] for line in signed.text.splitlines()) == (
+        shown
+    )
+
+
+def _job_status(api_settings, export_id: str) -> str:
+    with session_factory(api_settings.metadata_db_url)() as session:
+        return session.get(ExportJob, export_id).status
 
 
 def test_job_left_queued_by_a_stopped_api_runs_on_start(app, world, rows, api_settings):
