@@ -64,6 +64,9 @@ def defs() -> dg.Definitions:
     job = dg.define_asset_job(
         LIVE_FRESHNESS_JOB,
         selection=dg.AssetSelection.checks_for_assets(*[live_key(p) for p in products]),
+        # A few small reads every minute: one process, not a subprocess per check, keeps
+        # the schedule from costing a core's worth of interpreter start-ups.
+        executor_def=dg.in_process_executor,
     )
     return dg.Definitions(
         assets=[live_spec(p) for p in products],
