@@ -161,11 +161,11 @@ def test_a_running_job_keeps_renewing_its_lease(world):
     url, lake, catalog = world
     job_id = _add(url, plan_export(lake, catalog.product(PRODUCT), "acme", "csv", row_cap=1000))
     sessions = session_factory(url)
-    lease = timedelta(seconds=0.6)
+    lease = timedelta(seconds=1.5)
     with sessions.begin() as session:
         assert claim_export_job(session, job_id, RUNNER_ID, lease)
     with _LeaseKeeper(sessions, job_id, lease):
-        time.sleep(1.5)  # well past the first lease: only renewals keep it
+        time.sleep(3.0)  # well past the first lease: only renewals keep it
         with sessions() as session:
             assert session.get(ExportJob, job_id).lease_expires_at > utcnow()
         with sessions.begin() as session:
