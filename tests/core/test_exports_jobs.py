@@ -15,16 +15,14 @@ from tollgate.db.models import AuditEntry, ExportJob, UsageRecord
 from tollgate.exports import ExportError
 from tollgate.exports.jobs import (
     FAILED,
-    RUNNER_ID,
     RUNNING,
     SUCCEEDED,
     RowCapExceeded,
-    _LeaseKeeper,
-    claim_export_job,
     plan_export,
     resume_export_jobs,
     run_export_job,
 )
+from tollgate.exports.leases import RUNNER_ID, LeaseKeeper, claim_export_job
 from tollgate.lake import SNAPSHOT_DATA_FILE, SNAPSHOT_MANIFEST_FILE, Lake
 
 PRODUCT = "market-trends"
@@ -164,7 +162,7 @@ def test_a_running_job_keeps_renewing_its_lease(world):
     lease = timedelta(seconds=1.5)
     with sessions.begin() as session:
         assert claim_export_job(session, job_id, RUNNER_ID, lease)
-    with _LeaseKeeper(sessions, job_id, lease):
+    with LeaseKeeper(sessions, job_id, lease):
         time.sleep(3.0)  # well past the first lease: only renewals keep it
         with sessions() as session:
             assert session.get(ExportJob, job_id).lease_expires_at > utcnow()

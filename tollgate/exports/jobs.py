@@ -5,24 +5,19 @@ A job pins the snapshot version it was planned on, so a run resumed after a cras
 the same rows to the same file. Success, its ledger record (`export:<id>`) and its audit row
 commit in one transaction: a job is billed once it is finished, and never twice.
 
-Several API processes may share the database: a process runs a job only after claiming
-its lease (one conditional UPDATE), renews the lease while it runs, and finishes the job
-only while it still holds it. A job whose runner died is claimable again once its lease
-has expired, so a replica's periodic rescan picks it up.
+Several API processes may share the database: a job runs under a lease, so only one of
+them runs it at a time (`tollgate.exports.leases`).
 """
 
 from __future__ import annotations
 
 import logging
-import os
-import socket
-import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from datetime import date, timedelta
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from tollgate import audit
@@ -30,6 +25,15 @@ from tollgate.catalog import Catalog, Product
 from tollgate.clock import utcnow
 from tollgate.db.engine import session_factory
 from tollgate.db.models import ExportJob
+from tollgate.exports.leases import (
+    LEASE,
+    QUEUED,
+    RUNNER_ID,
+    RUNNING,
+    LeaseKeeper,
+    claim_export_job,
+    claimable,
+)
 from tollgate.exports.spec import (
     ExportError,
     ExportFormat,
@@ -43,13 +47,10 @@ from tollgate.lake import SNAPSHOT_DATA_FILE, Lake
 from tollgate.usage import Delivery, export_delivery_id, insert_deliveries
 
 log = logging.getLogger(__name__)
-QUEUED, RUNNING, SUCCEEDED, FAILED = "queued", "running", "succeeded", "failed"
+SUCCEEDED, FAILED = "succeeded", "failed"
 EXPORT_ROUTE = "/v1/exports"
 PROGRESS_EVERY_S = 0.5  # how often a running job writes rows_done
 DOWNLOAD_TTL = timedelta(days=7)
-LEASE = timedelta(seconds=60)  # a runner renews it every third of this while it runs
-# This process, as a lease owner: host, pid and a nonce (pids are reused after a restart).
-RUNNER_ID = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
 class RowCapExceeded(ExportError):
@@ -135,30 +136,6 @@ def spec_for_job(job: ExportJob, lake: Lake, catalog: Catalog) -> ExportSpec:
     )
 
 
-def _claimable(now):
-    """Jobs no live runner holds: queued, or running under a lease that has lapsed."""
-    lapsed = or_(ExportJob.lease_expires_at.is_(None), ExportJob.lease_expires_at < now)
-    return or_(ExportJob.status == QUEUED, and_(ExportJob.status == RUNNING, lapsed))
-
-
-def claim_export_job(session: Session, job_id: str, owner: str, lease: timedelta = LEASE) -> bool:
-    """Take the job's lease and mark it running; False when another runner holds it or the
-    job is finished. One conditional UPDATE, so two processes never both win."""
-    now = utcnow()
-    claimed = session.execute(
-        update(ExportJob)
-        .where(ExportJob.id == job_id, _claimable(now))
-        .values(
-            status=RUNNING,
-            started_at=now,
-            rows_done=0,
-            lease_owner=owner,
-            lease_expires_at=now + lease,
-        )
-    )
-    return claimed.rowcount == 1
-
-
 def run_export_job(
     metadata_db_url: str,
     lake: Lake,
@@ -182,22 +159,14 @@ def run_export_job(
     for stale in dest.parent.glob(f".{dest.name}.*.tmp"):  # left by a run that crashed
         stale.unlink(missing_ok=True)
     started = time.perf_counter()
-    with _LeaseKeeper(sessions, job_id, lease):
+    with LeaseKeeper(sessions, job_id, lease):
         try:
             result = write_export(spec, dest, _progress(sessions, job_id))
         except Exception as exc:
             log.exception("export job %s failed", job_id)
             with sessions.begin() as session:
                 if _finish(session, job_id, status=FAILED, error=_public_error(exc, job_id)):
-                    audit.record(
-                        session,
-                        tenant_id,
-                        "system",
-                        "export.run",
-                        job_id,
-                        "failure",
-                        {"error": str(exc)[:500]},
-                    )
+                    _audit_run(session, tenant_id, job_id, "failure", {"error": str(exc)[:500]})
             return FAILED
     finished = utcnow()
     delivery = Delivery(
@@ -225,14 +194,8 @@ def run_export_job(
         if not owned:  # the lease lapsed and another runner took the job over: it finishes
             return RUNNING
         insert_deliveries(session.connection(), [delivery])
-        audit.record(
-            session,
-            tenant_id,
-            "system",
-            "export.run",
-            job_id,
-            "success",
-            {"rows": result.rows, "bytes": result.bytes},
+        _audit_run(
+            session, tenant_id, job_id, "success", {"rows": result.rows, "bytes": result.bytes}
         )
     return SUCCEEDED
 
@@ -243,7 +206,7 @@ def resume_export_jobs(metadata_db_url: str, lake: Lake, catalog: Catalog) -> li
     with session_factory(metadata_db_url)() as session:
         ids = list(
             session.scalars(
-                select(ExportJob.id).where(_claimable(utcnow())).order_by(ExportJob.created_at)
+                select(ExportJob.id).where(claimable(utcnow())).order_by(ExportJob.created_at)
             )
         )
     ran = []
@@ -263,33 +226,8 @@ def _public_error(exc: Exception, job_id: str) -> str:
     return f"the export could not be written ({kind}); job {job_id} is in the seller's log"
 
 
-class _LeaseKeeper:
-    """Renews a running job's lease every third of its length until the run ends."""
-
-    def __init__(self, sessions, job_id: str, lease: timedelta) -> None:
-        self.sessions, self.job_id, self.lease = sessions, job_id, lease
-        self._done = threading.Event()
-        self._thread = threading.Thread(target=self._run, name=f"lease-{job_id}", daemon=True)
-
-    def __enter__(self) -> _LeaseKeeper:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._done.set()
-        self._thread.join()
-
-    def _run(self) -> None:
-        while not self._done.wait(self.lease.total_seconds() / 3):
-            try:
-                with self.sessions.begin() as session:
-                    session.execute(
-                        update(ExportJob)
-                        .where(ExportJob.id == self.job_id, ExportJob.lease_owner == RUNNER_ID)
-                        .values(lease_expires_at=utcnow() + self.lease)
-                    )
-            except Exception:  # noqa: BLE001 - a database blip: the next renewal retries
-                continue
+def _audit_run(session: Session, tenant_id: str, job_id: str, outcome: str, details: dict) -> None:
+    audit.record(session, tenant_id, "system", "export.run", job_id, outcome, details)
 
 
 def _finish(session: Session, job_id: str, **values: object) -> bool:
