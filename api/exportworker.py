@@ -3,7 +3,7 @@
 On start it first resumes every job no live process holds (a restart mid-export loses
 nothing: the job pins its snapshot and rewrites its file from the start), then runs jobs as
 POST /v1/exports submits them, and rescans every RESCAN_SECONDS for jobs whose runner died
-(their lease lapsed; see `tollgate.exports.jobs`). Stopping does not wait for a long
+(their lease lapsed; see `tollgate.exports.leases`). Stopping does not wait for a long
 export: the job stays `running` and is taken over once its lease lapses.
 """
 
