@@ -62,7 +62,7 @@ def run_graph(data_dir: Path) -> dict:
     import dagster as dg
 
     from orchestration.definitions import defs
-    from orchestration.defs.resources import TollgateResource, WarehouseDbtResource, dbt_project
+    from orchestration.defs.resources import TollgateResource, WarehouseDbt
     from tollgate.catalog import load_catalog
     from tollgate.lake import Lake
     from tollgate.settings import Settings
@@ -78,7 +78,7 @@ def run_graph(data_dir: Path) -> dict:
         instance=dg.DagsterInstance.ephemeral(),
         resources={
             "tollgate": TollgateResource.from_settings(settings),
-            "dbt": WarehouseDbtResource(project_dir=dbt_project),
+            "dbt": WarehouseDbt(),
         },
         selection=dg.AssetSelection.groups(
             "warehouse_staging", "warehouse_intermediate", "warehouse_marts", "published"

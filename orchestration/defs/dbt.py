@@ -1,7 +1,6 @@
 """The warehouse: every dbt model and test as Dagster assets and checks, built per UTC day."""
 
 import json
-import shutil
 import tempfile
 from collections.abc import Mapping
 from datetime import date, timedelta
@@ -9,13 +8,15 @@ from pathlib import Path
 from typing import Any
 
 import dagster as dg
-from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
+from dagster_dbt import DagsterDbtTranslator, DbtProject, dbt_assets
+from dagster_dbt.asset_utils import get_updated_cli_invocation_params_for_context
+from dagster_dbt.core.dbt_cli_event import DbtCoreCliEventMessage
 
 from orchestration.defs.resources import (
     PARSE_ARGS,
     TollgateResource,
+    WarehouseDbt,
     dbt_project,
-    extra_environ,
     vars_args,
 )
 from orchestration.lib.partitions import DAILY
@@ -24,7 +25,6 @@ from tollgate.catalog import get_catalog
 # Which arguments the project's last parse had: a parse for other settings is redone, so runs
 # of this deployment find a partial parse they can reuse.
 PARSE_STAMP = "tollgate_parse_args.json"
-PARTIAL_PARSE_FILE = "partial_parse.msgpack"
 
 
 def ensure_manifest(project: DbtProject) -> None:
@@ -41,16 +41,6 @@ def ensure_manifest(project: DbtProject) -> None:
     if stale or not stamp.exists() or stamp.read_text() != json.dumps(PARSE_ARGS):
         project.preparer.prepare(project)
         stamp.write_text(json.dumps(PARSE_ARGS))
-
-
-def seed_partial_parse(project: DbtProject, target: Path) -> None:
-    """Start a run's target dir from the deployment's parse, so dbt only re-checks it.
-
-    dbt validates it (project files, vars, profile) and re-parses whatever differs.
-    """
-    parsed = project.target_path / PARTIAL_PARSE_FILE
-    if parsed.exists():
-        shutil.copyfile(parsed, target / PARTIAL_PARSE_FILE)
 
 
 def window_env(start: date, end: date) -> dict[str, str]:
@@ -100,22 +90,39 @@ ensure_manifest(dbt_project)
     pool="warehouse",
 )
 def warehouse_models(
-    context: dg.AssetExecutionContext, dbt: DbtCliResource, tollgate: TollgateResource
+    context: dg.AssetExecutionContext, dbt: WarehouseDbt, tollgate: TollgateResource
 ):
+    settings = tollgate.settings()
     window = context.partition_time_window
+    # The subset of models and tests this run selected (all of them, unless a user picked).
+    params = get_updated_cli_invocation_params_for_context(
+        context=context, manifest={}, dagster_dbt_translator=TollgateDbtTranslator()
+    )
     # Unit tests check the models' logic, not the data: they run in the test suite
     # (tests/orchestration/test_dbt_unit_tests.py), not on every production build.
-    args = ["build", *vars_args(tollgate.settings()), "--exclude-resource-type", "unit_test"]
-    # The target dir is thrown away after the run: writing dbt's artifacts and its debug log
-    # file there is work nobody reads (Dagster reads the events dbt prints).
-    args += ["--no-write-json", "--log-level-file", "none"]
-    # Each invocation's artifacts go to a directory removed afterwards, so runs don't pile
-    # up target/ directories in the project.
+    args = ["build", "--exclude-resource-type", "unit_test", *params.selection_args]
+    if params.indirect_selection:
+        args += ["--indirect-selection", params.indirect_selection]
+
+    def to_dagster(raw_event: dict):
+        event = DbtCoreCliEventMessage(raw_event=raw_event, event_history_metadata={})
+        yield from event.to_default_asset_events(
+            manifest=params.manifest,
+            dagster_dbt_translator=params.dagster_dbt_translator,
+            context=context,
+            target_path=Path(target),
+            project=params.dbt_project,
+        )
+
+    # The build's compiled SQL goes to a directory removed afterwards.
     with tempfile.TemporaryDirectory(prefix="tollgate-dbt-") as target:
-        seed_partial_parse(dbt_project, Path(target))
-        with extra_environ(window_env(window.start.date(), window.end.date())):
-            invocation = dbt.cli(args, context=context, target_path=Path(target))
-        yield from invocation.stream()
+        yield from dbt.runner(settings).stream(
+            args,
+            vars_args(settings),
+            Path(target),
+            window_env(window.start.date(), window.end.date()),
+            to_dagster,
+        )
 
 
 @dg.definitions

@@ -4,17 +4,12 @@ import json
 import os
 import shutil
 import sys
-import threading
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
-from functools import cached_property
-from importlib.metadata import version
 from pathlib import Path
 
 import dagster as dg
-from dagster_dbt import DbtCliResource, DbtProject
-from packaging.version import Version
+from dagster_dbt import DbtProject
 
+from orchestration.lib.dbt_runner import DbtInProcess
 from tollgate.catalog import Catalog, load_catalog
 from tollgate.lake import Lake
 from tollgate.settings import Settings, get_settings
@@ -47,6 +42,11 @@ def vars_args(settings: Settings) -> list[str]:
     return ["--vars", json.dumps(dbt_vars(settings), sort_keys=True)]
 
 
+def dbt_target(settings: Settings) -> Path:
+    """Where a deployment keeps its parse of the project (in its own data directory)."""
+    return settings.data_dir.resolve() / "dbt_target"
+
+
 # Parsed once per deployment, with its vars, into its own data directory: runs with the same
 # settings then reuse the parse (dbt's partial parse) instead of re-parsing, and deployments
 # sharing a checkout don't overwrite each other's. Parsing never opens the warehouse.
@@ -54,43 +54,20 @@ PARSE_ARGS = ["parse", "--quiet", *vars_args(get_settings())]
 dbt_project = DbtProject(
     project_dir=DBT_PROJECT_DIR,
     profiles_dir=DBT_PROJECT_DIR,
-    target_path=get_settings().data_dir.resolve() / "dbt_target",
+    target_path=dbt_target(get_settings()),
     prepare_project_cli_args=PARSE_ARGS,
 )
 
-_environ_lock = threading.Lock()
 
+class WarehouseDbt(dg.ConfigurableResource):
+    """dbt as the batch lane runs it: in the step's own process (orchestration.lib.dbt_runner),
+    parsing into the deployment's dbt target, where loading the definitions parsed already."""
 
-@contextmanager
-def extra_environ(extra: Mapping[str, str]) -> Iterator[None]:
-    """`extra` set in os.environ while a dbt subprocess starts (it inherits the environment)."""
-    with _environ_lock:
-        saved = {k: os.environ.get(k) for k in extra}
-        os.environ.update(extra)
-        try:
-            yield
-        finally:
-            for key, value in saved.items():
-                if value is None:
-                    os.environ.pop(key, None)
-                else:
-                    os.environ[key] = value
+    project_dir: str = str(DBT_PROJECT_DIR)
 
-
-class WarehouseDbtResource(DbtCliResource):
-    """dbt as the batch lane runs it: the dbt-core installed with Tollgate, in a subprocess.
-
-    dagster-dbt otherwise starts `dbt --version` and builds an in-process dbt adapter before
-    every invocation; the batch lane uses neither (no adapter-fetched metadata), and each
-    costs seconds of start-up per run.
-    """
-
-    @cached_property
-    def _cli_version(self) -> Version:
-        return Version(version("dbt-core"))
-
-    def _initialize_dbt_core_adapter(self, args: Sequence[str]) -> None:
-        return None
+    def runner(self, settings: Settings) -> DbtInProcess:
+        project = Path(self.project_dir)
+        return DbtInProcess(project, project, parse_target=dbt_target(settings))
 
 
 class TollgateResource(dg.ConfigurableResource):
@@ -130,6 +107,6 @@ def defs() -> dg.Definitions:
     return dg.Definitions(
         resources={
             "tollgate": TollgateResource(),
-            "dbt": WarehouseDbtResource(project_dir=dbt_project),
+            "dbt": WarehouseDbt(),
         }
     )

@@ -8,7 +8,7 @@ import dagster as dg
 import pytest
 
 from orchestration.definitions import defs as load_defs
-from orchestration.defs.resources import TollgateResource, WarehouseDbtResource, dbt_project
+from orchestration.defs.resources import TollgateResource, WarehouseDbt
 from tollgate import tenants
 from tollgate.db.engine import session_factory
 from tollgate.db.migrate import upgrade
@@ -28,7 +28,7 @@ def run_batch(batch_defs: dg.Definitions, settings: Settings):
     instance = dg.DagsterInstance.ephemeral()
     resources = {
         "tollgate": TollgateResource.from_settings(settings),
-        "dbt": WarehouseDbtResource(project_dir=dbt_project),
+        "dbt": WarehouseDbt(),
     }
 
     def run(first: date, last: date | None = None) -> dg.ExecuteInProcessResult:

@@ -8,7 +8,7 @@ import dagster as dg
 import pytest
 
 from orchestration.definitions import defs as load_defs
-from orchestration.defs.resources import TollgateResource, WarehouseDbtResource, dbt_project
+from orchestration.defs.resources import TollgateResource, WarehouseDbt
 from tollgate.settings import Settings
 
 BATCH_GROUPS = ("warehouse_staging", "warehouse_intermediate", "warehouse_marts", "published")
@@ -25,7 +25,7 @@ def run_partition(batch_defs: dg.Definitions, settings: Settings):
     instance = dg.DagsterInstance.ephemeral()
     resources = {
         "tollgate": TollgateResource.from_settings(settings),
-        "dbt": WarehouseDbtResource(project_dir=dbt_project),
+        "dbt": WarehouseDbt(),
     }
 
     def run(

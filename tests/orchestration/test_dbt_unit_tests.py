@@ -7,12 +7,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from orchestration.defs.dbt import window_env
-from orchestration.defs.resources import (
-    WarehouseDbtResource,
-    dbt_project,
-    extra_environ,
-    vars_args,
-)
+from orchestration.defs.resources import WarehouseDbt, vars_args
 from tollgate.events.generator import GeneratorConfig, SyntheticSource
 from tollgate.events.writers import backfill_landing
 from tollgate.lake import Lake
@@ -25,15 +20,15 @@ def test_dbt_unit_tests_pass(settings):
     start = datetime(DAY.year, DAY.month, DAY.day, tzinfo=UTC)
     source = SyntheticSource(GeneratorConfig(seed=5, customers=10, events_per_second=0.01))
     backfill_landing(Lake.from_settings(settings), source, start, start + timedelta(days=1))
-    dbt = WarehouseDbtResource(project_dir=dbt_project)
     with tempfile.TemporaryDirectory(prefix="tollgate-dbt-") as target:
-        with extra_environ(window_env(DAY, DAY + timedelta(days=1))):
-            invocation = dbt.cli(
-                ["build", *vars_args(settings)], target_path=Path(target), raise_on_error=False
-            )
-        invocation.wait()
-        results = invocation.get_artifact("run_results.json")["results"]
-    unit = {r["unique_id"]: r["status"] for r in results if r["unique_id"].startswith("unit_test.")}
+        result = WarehouseDbt().runner(settings).invoke(
+            ["build"],
+            vars_args(settings),
+            Path(target),
+            env=window_env(DAY, DAY + timedelta(days=1)),
+        )
+    statuses = {r.node.unique_id: str(r.status) for r in result.result.results}
+    unit = {uid: status for uid, status in statuses.items() if uid.startswith("unit_test.")}
     assert len(unit) == 4
     assert set(unit.values()) == {"pass"}, unit
-    assert invocation.is_successful()
+    assert result.success

@@ -33,7 +33,7 @@ def test_every_definition_loads(batch_defs: dg.Definitions):
         assert (f"warehouse/{product.source}", "data_freshness") in checks
         assert (
             f"warehouse/{product.source}",
-            f"unique_{product.source}_{product.key_column}",
+            f"primary_key_{product.source}_{product.key_column}",
         ) in checks
     for product in LIVE:
         assert (f"live_store/{product.source}", "watermark_freshness") in checks
