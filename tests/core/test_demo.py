@@ -14,6 +14,7 @@ import threading
 import time
 from pathlib import Path
 
+import dagster as dg
 import httpx
 import pytest
 from sqlalchemy import func, select
@@ -160,4 +161,9 @@ def test_demo_runs_the_platform_prints_working_calls_and_stops_cleanly_on_ctrl_c
     assert proc.returncode == 0, out[-5000:]
     assert "stopping stream, dagster, api" in out
     assert "Traceback" not in out
-    assert (Path(env["TOLLGATE_DATA_DIR"]) / "dagster" / "dagster.yaml").exists()
+    home = Path(env["TOLLGATE_DATA_DIR"]) / "dagster"
+    assert (home / "dagster.yaml").exists()
+    # Warehouse runs take turns whole: the instance reads the demo's pool settings.
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        pools = instance.get_concurrency_config().pool_config
+    assert (pools.pool_granularity.value, pools.default_pool_limit) == ("run", 1)

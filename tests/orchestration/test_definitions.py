@@ -49,6 +49,9 @@ def test_every_definition_loads(batch_defs: dg.Definitions):
     # Resolving every job validates its selection and resources.
     for job in batch_defs.jobs:
         batch_defs.resolve_job_def(job.name)
+    # The batch run's steps share the warehouse file and take turns: one process, one
+    # load of the code location, rather than a process per step.
+    assert batch_defs.resolve_job_def("batch_lane").executor_def.name == "in_process"
 
 
 def test_sold_marts_are_gated_and_published_downstream(batch_defs: dg.Definitions):

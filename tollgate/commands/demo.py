@@ -38,8 +38,14 @@ ROOT = Path(__file__).resolve().parents[2]
 # On a laptop, a few runs at a time (the batch graph, live freshness checks) is plenty;
 # more only compete for the same cores.
 DAGSTER_YAML = """\
-run_queue:
-  max_concurrent_runs: 2
+concurrency:
+  runs:
+    max_concurrent_runs: 2
+  # Runs that touch the warehouse (its steps are in the "warehouse" pool) take turns whole:
+  # DuckDB lets one process write the file, and a run's gates must see its own build.
+  pools:
+    granularity: run
+    default_limit: 1
 telemetry:
   enabled: false
 """
