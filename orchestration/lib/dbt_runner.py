@@ -14,6 +14,7 @@ the in-process executor, one after another.
 
 from __future__ import annotations
 
+import logging
 import os
 import queue
 import threading
@@ -30,6 +31,7 @@ POLL_SECONDS = 0.5
 CANCEL_WAIT_SECONDS = 30.0
 
 _invocation_lock = threading.Lock()
+logger = logging.getLogger(__name__)
 
 
 class DbtInvocationError(Exception):
@@ -92,7 +94,9 @@ class DbtInProcess:
         def callback(msg) -> None:
             if msg.info.level == "error" and msg.info.msg:
                 errors.append(msg.info.msg)
-            if cancelled is not None and cancelled.is_set() and msg.info.name == "NodeStart":
+            # Raised where dbt turns a node's exception into that node's error (so dbt's
+            # queue still accounts for it): each node dbt starts from now on fails at once.
+            if cancelled is not None and cancelled.is_set() and msg.info.name == "NodeCompiling":
                 raise DbtCancelled("the step was interrupted")
             if on_event is not None:
                 on_event(msg)
@@ -182,9 +186,15 @@ def cancel_running_queries() -> None:
     from dbt.adapters.factory import FACTORY
 
     for adapter in list(FACTORY.adapters.values()):
-        if adapter.is_cancelable():
+        if not adapter.is_cancelable():
+            continue
+        try:
             with adapter.connection_named("master"):
                 adapter.cancel_open_connections()
+        except Exception:
+            # A connection that closed meanwhile cannot be interrupted (dbt-duckdb raises):
+            # its query ended anyway, and no further node starts once cancelled.
+            logger.warning("dbt: could not cancel every running query", exc_info=True)
 
 
 def release_warehouse() -> None:
