@@ -33,6 +33,6 @@ def test_dbt_unit_tests_pass(settings):
         )
     statuses = {r.node.unique_id: str(r.status) for r in result.result.results}
     unit = {uid: status for uid, status in statuses.items() if uid.startswith("unit_test.")}
-    assert len(unit) == 4
+    assert len(unit) == 5
     assert set(unit.values()) == {"pass"}, unit
     assert result.success

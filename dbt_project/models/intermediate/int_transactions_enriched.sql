@@ -4,9 +4,8 @@ with
 
 transactions as (
 
-    select * from {{ ref('stg_landing__card_transactions') }}
+    select * from {{ ref('int_card_transactions_deduplicated') }}
     where transaction_date >= {{ window_start() }} and transaction_date < {{ window_end() }}
-    qualify row_number() over (partition by event_id order by transacted_at) = 1
 
 ),
 
