@@ -5,6 +5,10 @@ memory is its own, (1) the whole graph - dbt build with tests, the GX quality ga
 snapshot publishing - materializes the window as one run, and (2) the same models written
 as plain DuckDB SQL build the same three marts and write them to Parquet.
 
+graph_s runs from loaded definitions (where a run starts once its process has loaded the code
+location; graph_load_s is that load, here with the project's first parse) to the last snapshot
+published. It includes dbt's start in the step: importing its runner and checking the parse.
+
     uv run python bench/batch.py            # 1M and 10M events
     uv run python bench/batch.py --quick    # a small smoke run (under a minute)
     uv run python bench/batch.py --landing-cache /tmp/landed   # land each size once, reuse
@@ -45,14 +49,14 @@ def land(data_dir: Path, events: int) -> int:
 
 
 def peak_rss_mb() -> float:
-    # dbt runs in a child process: its peak counts as the graph's too.
+    # dbt runs in the step's process; children (none today) count too, should that change.
     own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     return round(max(own, children) / 1024, 1)
 
 
 def cpu_seconds() -> float:
-    """CPU time of this process and its finished children (dbt): load-independent, unlike wall."""
+    """CPU time of this process and its finished children: less load-dependent than wall."""
     own = resource.getrusage(resource.RUSAGE_SELF)
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
     return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
