@@ -208,6 +208,13 @@ def release_warehouse() -> None:
     from dbt.adapters.factory import reset_adapters
 
     reset_adapters()
+    try:
+        environment = DuckDBConnectionManager.env()
+    except Exception:  # dbt never opened the warehouse in this invocation
+        return
+    # Closed here and now: dropping the environment alone leaves the file open until the
+    # garbage collector gets to whatever still refers to it.
+    environment.close()
     DuckDBConnectionManager.close_all_connections()
 
 
