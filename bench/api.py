@@ -22,6 +22,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -29,6 +30,8 @@ import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # bench/ comes first on sys.path; the project must win
+
+from _api_load import offered_load, sse_lag  # noqa: E402
 
 from tollgate.catalog import load_catalog  # noqa: E402
 from tollgate.clock import utcnow  # noqa: E402
@@ -41,7 +44,6 @@ from tollgate.settings import Settings  # noqa: E402
 
 PRODUCT = "transaction-risk"
 ROWS = 10_000
-STAMP = b'"processed_at":"'
 
 
 # -- setup ------------------------------------------------------------------------------
@@ -174,134 +176,9 @@ def stop(proc: subprocess.Popen) -> None:
         proc.kill()
 
 
-# -- open-loop load ---------------------------------------------------------------------------
-async def _request(reader, writer, path: str, headers: bytes) -> int:
-    writer.write(b"GET " + path.encode() + b" HTTP/1.1\r\nHost: bench\r\n" + headers + b"\r\n")
-    head = await reader.readuntil(b"\r\n\r\n")
-    status = int(head[9:12])
-    length = 0
-    for line in head.split(b"\r\n"):
-        if line[:15].lower() == b"content-length:":
-            length = int(line[15:])
-    await reader.readexactly(length)
-    return status
-
-
-async def offered_load(
-    port: int, prefix: str, headers: bytes, rate: float, seconds: float, connections: int = 64
-) -> dict:
-    total = int(rate * seconds)
-    latencies: list[float] = []
-    errors = 0
-    next_index = 0
-    start = time.perf_counter() + 0.2
-
-    async def worker() -> None:
-        nonlocal next_index, errors
-        reader, writer = await asyncio.open_connection("127.0.0.1", port)
-        while next_index < total:
-            i = next_index
-            next_index += 1
-            due = start + i / rate
-            delay = due - time.perf_counter()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            try:
-                status = await _request(
-                    reader, writer, f"{prefix}tx-{(i * 7919) % ROWS:07d}", headers
-                )
-            except (OSError, asyncio.IncompleteReadError):
-                errors += 1
-                reader, writer = await asyncio.open_connection("127.0.0.1", port)
-                continue
-            if status != 200:
-                errors += 1
-            latencies.append(time.perf_counter() - due)  # from when it was due: no hidden queue
-        writer.close()
-
-    await asyncio.gather(*(worker() for _ in range(connections)))
-    elapsed = time.perf_counter() - start
-    latencies.sort()
-
-    def pct(p: float) -> float:
-        return (
-            round(latencies[min(len(latencies) - 1, int(p * len(latencies)))] * 1000, 2)
-            if latencies
-            else -1
-        )
-
-    return {
-        "rps": round((len(latencies) - errors) / elapsed, 1),
-        "p50_ms": pct(0.50),
-        "p95_ms": pct(0.95),
-        "p99_ms": pct(0.99),
-        "errors": errors,
-    }
-
-
-# -- push lag -----------------------------------------------------------------------------------
-async def sse_lag(
-    port: int, key: str, env: dict, subscribers: int, seconds: float, rows_per_s: float
-) -> dict:
-    lags: list[float] = []
-    opened: list[asyncio.StreamWriter] = []
-    request = (
-        f"GET /v1/live/{PRODUCT}/stream HTTP/1.1\r\nHost: bench\r\n"
-        f"Authorization: Bearer {key}\r\nAccept: text/event-stream\r\n\r\n"
-    ).encode()
-
-    async def subscriber() -> None:
-        reader, writer = await asyncio.open_connection("127.0.0.1", port)
-        writer.write(request)
-        head = await reader.readuntil(b"\r\n\r\n")
-        if b" 200 " not in head[:16]:
-            raise RuntimeError(head.decode(errors="replace")[:200])
-        opened.append(writer)
-        pending = b""
-        while True:
-            chunk = await reader.read(65536)
-            if not chunk:
-                return
-            arrived = datetime.now(UTC)
-            # Only whole lines; a record cut by the read boundary is finished by the next read.
-            pending += chunk
-            cut = pending.rfind(b"\n") + 1
-            complete, pending = pending[:cut], pending[cut:]
-            at = complete.find(STAMP)
-            while at >= 0:
-                start = at + len(STAMP)
-                stamp = complete[start : complete.index(b'"', start)].decode()
-                lags.append((arrived - datetime.fromisoformat(stamp)).total_seconds())
-                at = complete.find(STAMP, start)
-
-    tasks = [asyncio.create_task(subscriber()) for _ in range(subscribers)]
-    while len(opened) < subscribers:
-        if any(t.done() and t.exception() for t in tasks):
-            raise next(t.exception() for t in tasks if t.done() and t.exception())
-        await asyncio.sleep(0.1)
-    await asyncio.sleep(1.0)
-    sent = await asyncio.to_thread(_write_rows, env, seconds, rows_per_s)
-    await asyncio.sleep(2.0)  # let the last rows arrive
-    for writer in opened:
-        writer.close()
-    for t in tasks:
-        t.cancel()
-    await asyncio.gather(*tasks, return_exceptions=True)
-    lags.sort()
-    expected = sent * subscribers
-
-    def pct(p: float) -> float:
-        return round(lags[min(len(lags) - 1, int(p * len(lags)))] * 1000, 1) if lags else -1
-
-    return {
-        "subscribers": subscribers,
-        "messages": len(lags),
-        "lag_p50_ms": pct(0.5),
-        "lag_p95_ms": pct(0.95),
-        "lag_p99_ms": pct(0.99),
-        "lag_max_ms": round(lags[-1] * 1000, 1) if lags else -1,
-        "dropped": max(0, expected - len(lags)),
-    }
+def lookup_path(prefix: str) -> Callable[[int], str]:
+    """The i-th request's row: keys spread over the table, the same sequence on both servers."""
+    return lambda i: f"{prefix}tx-{(i * 7919) % ROWS:07d}"
 
 
 def _write_rows(env: dict, seconds: float, rows_per_s: float) -> int:
@@ -371,13 +248,20 @@ def main() -> None:
         ]:
             port = _free_port()
             proc = start_server([*cmd, str(port)], env, port)
+            path_for = lookup_path(prefix)
             try:
-                asyncio.run(offered_load(port, prefix, hdrs, min(rate, 200.0), 1.0))  # warm up
-                results[name] = asyncio.run(offered_load(port, prefix, hdrs, rate, seconds))
+                asyncio.run(offered_load(port, path_for, hdrs, min(rate, 200.0), 1.0))  # warm up
+                results[name] = asyncio.run(offered_load(port, path_for, hdrs, rate, seconds))
                 print(name, results[name], file=sys.stderr)
                 if name == "full":
                     results["sse"] = asyncio.run(
-                        sse_lag(port, key, env, subscribers, sse_seconds, rows_per_s)
+                        sse_lag(
+                            port,
+                            f"/v1/live/{PRODUCT}/stream",
+                            key,
+                            subscribers,
+                            lambda: _write_rows(env, sse_seconds, rows_per_s),
+                        )
                     )
             finally:
                 stop(proc)
