@@ -1,10 +1,8 @@
 """The warehouse: every dbt model and test as Dagster assets and checks, built per UTC day."""
 
 import json
-import tempfile
 from collections.abc import Mapping
 from datetime import date, timedelta
-from pathlib import Path
 from typing import Any
 
 import dagster as dg
@@ -103,6 +101,7 @@ def warehouse_models(
     args = ["build", "--exclude-resource-type", "unit_test", *params.selection_args]
     if params.indirect_selection:
         args += ["--indirect-selection", params.indirect_selection]
+    runner = dbt.runner(settings)
 
     def to_dagster(raw_event: dict):
         event = DbtCoreCliEventMessage(raw_event=raw_event, event_history_metadata={})
@@ -110,19 +109,13 @@ def warehouse_models(
             manifest=params.manifest,
             dagster_dbt_translator=params.dagster_dbt_translator,
             context=context,
-            target_path=Path(target),
+            target_path=runner.target_path,
             project=params.dbt_project,
         )
 
-    # The build's compiled SQL goes to a directory removed afterwards.
-    with tempfile.TemporaryDirectory(prefix="tollgate-dbt-") as target:
-        yield from dbt.runner(settings).stream(
-            args,
-            vars_args(settings),
-            Path(target),
-            window_env(window.start.date(), window.end.date()),
-            to_dagster,
-        )
+    yield from runner.stream(
+        args, vars_args(settings), window_env(window.start.date(), window.end.date()), to_dagster
+    )
 
 
 @dg.definitions

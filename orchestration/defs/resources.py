@@ -67,7 +67,7 @@ class WarehouseDbt(dg.ConfigurableResource):
 
     def runner(self, settings: Settings) -> DbtInProcess:
         project = Path(self.project_dir)
-        return DbtInProcess(project, project, parse_target=dbt_target(settings))
+        return DbtInProcess(project, project, target_path=dbt_target(settings))
 
 
 class TollgateResource(dg.ConfigurableResource):

@@ -2,10 +2,9 @@
 
 dagster-dbt's DbtCliResource starts a `dbt` subprocess per invocation. On the batch lane's
 daily build that start-up (a fresh interpreter importing dbt, then reloading the project's
-saved parse) took longer than building the models. Here the step itself parses the project
-(dbt's partial parse: a check of the deployment's saved parse), builds with that manifest,
-and dagster-dbt's own translation turns dbt's result events into Dagster events, streamed as
-each node finishes.
+saved parse) took longer than building the models. Here the step itself runs dbt's command,
+whose partial parse checks the deployment's saved parse, and dagster-dbt's own translation
+turns dbt's result events into Dagster events, streamed as each node finishes.
 
 dbt-core keeps process-wide state (flags, registered adapters, the invocation context), so
 invocations in one process take turns; each Dagster step runs in its own process or, with
@@ -60,23 +59,23 @@ def common_flags(project_dir: Path, profiles_dir: Path, target_path: Path) -> li
 
 
 class DbtInProcess:
-    """One dbt command at a time in this process: parse (partial), then run with that manifest.
+    """One dbt command at a time in this process.
 
-    `parse_target` keeps the parse between runs: it is the deployment's dbt target, where
-    loading the definitions parsed the project for the same --vars, so the parse here only
-    checks that nothing changed.
+    `target_path` is the deployment's dbt target, which keeps the parse between runs: loading
+    the definitions parsed the project there for the same --vars, so each command's parse
+    only checks that nothing changed (dbt's partial parse). Commands write no JSON artifacts
+    there; what they compile is overwritten by the next.
     """
 
-    def __init__(self, project_dir: Path, profiles_dir: Path, parse_target: Path) -> None:
+    def __init__(self, project_dir: Path, profiles_dir: Path, target_path: Path) -> None:
         self.project_dir = project_dir
         self.profiles_dir = profiles_dir
-        self.parse_target = parse_target
+        self.target_path = target_path
 
     def invoke(
         self,
         args: Sequence[str],
         vars_args: Sequence[str],
-        target_path: Path,
         env: Mapping[str, str] | None = None,
         on_event: Callable[[Any], None] | None = None,
         cancelled: threading.Event | None = None,
@@ -101,20 +100,10 @@ class DbtInProcess:
             if on_event is not None:
                 on_event(msg)
 
+        flags = common_flags(self.project_dir, self.profiles_dir, self.target_path)
         with _invocation_lock, extra_environ(env or {}):
             try:
-                parsed = dbtRunner(callbacks=[callback]).invoke(
-                    [
-                        "parse",
-                        *vars_args,
-                        *common_flags(self.project_dir, self.profiles_dir, self.parse_target),
-                    ]
-                )
-                _raise_unless_successful("parse", parsed, errors)
-                flags = common_flags(self.project_dir, self.profiles_dir, target_path)
-                result = dbtRunner(manifest=parsed.result, callbacks=[callback]).invoke(
-                    [*args, *vars_args, *flags]
-                )
+                result = dbtRunner(callbacks=[callback]).invoke([*args, *vars_args, *flags])
             finally:
                 release_warehouse()
         _raise_unless_successful(args[0], result, errors)
@@ -124,7 +113,6 @@ class DbtInProcess:
         self,
         args: Sequence[str],
         vars_args: Sequence[str],
-        target_path: Path,
         env: Mapping[str, str],
         to_dagster: Callable[[dict], Iterator[Any]],
     ) -> Iterator[Any]:
@@ -143,7 +131,7 @@ class DbtInProcess:
 
         def run() -> None:
             try:
-                self.invoke(args, vars_args, target_path, env, on_event, cancelled)
+                self.invoke(args, vars_args, env, on_event, cancelled)
             except BaseException as exc:  # re-raised in the step's thread
                 outcome["error"] = exc
             finally:

@@ -18,6 +18,7 @@ from tollgate.settings import Settings
 
 DAY = date(2026, 11, 20)
 BUILD = ["build", "--exclude-resource-type", "unit_test"]
+WINDOW = window_env(DAY, DAY + timedelta(days=1))
 
 
 @pytest.fixture
@@ -37,23 +38,20 @@ def tables(settings: Settings) -> set[str]:
         }
 
 
-def test_a_failed_build_raises_dbt_errors_and_lets_go_of_the_warehouse(landed_day, tmp_path):
+def test_a_failed_build_raises_dbt_errors_and_lets_go_of_the_warehouse(landed_day):
     runner = WarehouseDbt().runner(landed_day)
-    runner.invoke(
-        BUILD, vars_args(landed_day), tmp_path / "t1", env=window_env(DAY, DAY + timedelta(days=1))
-    )
+    runner.invoke(BUILD, vars_args(landed_day), env=WINDOW)
 
     with pytest.raises(DbtInvocationError, match="TOLLGATE_WINDOW_START must be an ISO date"):
         runner.invoke(
             BUILD,
             vars_args(landed_day),
-            tmp_path / "t2",
             env={"TOLLGATE_WINDOW_START": "yesterday", "TOLLGATE_WINDOW_END": "2026-11-21"},
         )
     assert "fct_transaction_insights" in tables(landed_day)
 
 
-def test_closing_the_stream_stops_dbt_and_lets_go_of_the_warehouse(landed_day, tmp_path):
+def test_closing_the_stream_stops_dbt_and_lets_go_of_the_warehouse(landed_day):
     runner = WarehouseDbt().runner(landed_day)
     finished: list[str] = []
 
@@ -63,8 +61,7 @@ def test_closing_the_stream_stops_dbt_and_lets_go_of_the_warehouse(landed_day, t
     stream = runner.stream(
         BUILD,
         vars_args(landed_day),
-        tmp_path / "t1",
-        window_env(DAY, DAY + timedelta(days=1)),
+        WINDOW,
         node_name,
     )
     finished.append(next(stream))
@@ -77,8 +74,6 @@ def test_closing_the_stream_stops_dbt_and_lets_go_of_the_warehouse(landed_day, t
     assert not {"fct_customer_behavior_daily", "fct_market_trends"} & built, built
 
     # dbt is free for the next invocation, which builds everything.
-    result = runner.invoke(
-        BUILD, vars_args(landed_day), tmp_path / "t2", env=window_env(DAY, DAY + timedelta(days=1))
-    )
+    result = runner.invoke(BUILD, vars_args(landed_day), env=WINDOW)
     assert result.success
     assert {"fct_customer_behavior_daily", "fct_market_trends"} <= tables(landed_day)

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import tempfile
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 
 from orchestration.defs.dbt import window_env
 from orchestration.defs.resources import WarehouseDbt, vars_args
@@ -20,17 +18,11 @@ def test_dbt_unit_tests_pass(settings):
     start = datetime(DAY.year, DAY.month, DAY.day, tzinfo=UTC)
     source = SyntheticSource(GeneratorConfig(seed=5, customers=10, events_per_second=0.01))
     backfill_landing(Lake.from_settings(settings), source, start, start + timedelta(days=1))
-    with tempfile.TemporaryDirectory(prefix="tollgate-dbt-") as target:
-        result = (
-            WarehouseDbt()
-            .runner(settings)
-            .invoke(
-                ["build"],
-                vars_args(settings),
-                Path(target),
-                env=window_env(DAY, DAY + timedelta(days=1)),
-            )
-        )
+    result = (
+        WarehouseDbt()
+        .runner(settings)
+        .invoke(["build"], vars_args(settings), env=window_env(DAY, DAY + timedelta(days=1)))
+    )
     statuses = {r.node.unique_id: str(r.status) for r in result.result.results}
     unit = {uid: status for uid, status in statuses.items() if uid.startswith("unit_test.")}
     assert len(unit) == 5
