@@ -4,8 +4,9 @@ landing.py    the landing zone as observable sources + a sensor for new/late day
 dbt.py        the dbt project (staging -> intermediate -> marts) as daily-partitioned assets
 quality.py    blocking Great Expectations gates on the sold marts
 publish.py    immutable snapshots + the CURRENT swap, per batch product
-freshness.py  live products' watermark checks
 jobs.py       the batch job and its nightly schedule
+
+The live products' freshness checks are a code location of their own (live_definitions.py).
 """
 
 from __future__ import annotations

@@ -10,8 +10,7 @@ import dagster as dg
 from dagster_dbt import DbtProject
 
 from orchestration.lib.dbt_runner import DbtInProcess
-from tollgate.catalog import Catalog, load_catalog
-from tollgate.lake import Lake
+from orchestration.lib.tollgate_resource import TollgateResource
 from tollgate.settings import Settings, get_settings
 
 DBT_PROJECT_DIR = Path(__file__).resolve().parents[2] / "dbt_project"
@@ -68,38 +67,6 @@ class WarehouseDbt(dg.ConfigurableResource):
     def runner(self, settings: Settings) -> DbtInProcess:
         project = Path(self.project_dir)
         return DbtInProcess(project, project, target_path=dbt_target(settings))
-
-
-class TollgateResource(dg.ConfigurableResource):
-    """Where the batch lane reads and writes; unset fields come from TOLLGATE_* settings."""
-
-    data_dir: str | None = None
-    catalog_path: str | None = None
-    metadata_db_url: str | None = None
-    live_store_url: str | None = None
-    warehouse_path: str | None = None
-    lake_dir: str | None = None
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> "TollgateResource":
-        return cls(
-            data_dir=str(settings.data_dir),
-            catalog_path=str(settings.catalog_path),
-            metadata_db_url=settings.metadata_db_url,
-            live_store_url=settings.live_store_url,
-            warehouse_path=str(settings.warehouse_path),
-            lake_dir=str(settings.lake_dir),
-        )
-
-    def settings(self) -> Settings:
-        given = {k: v for k, v in self.model_dump().items() if v is not None}
-        return Settings(**given)
-
-    def catalog(self) -> Catalog:
-        return load_catalog(self.settings().catalog_path)
-
-    def lake(self) -> Lake:
-        return Lake.from_settings(self.settings())
 
 
 @dg.definitions

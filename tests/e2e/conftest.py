@@ -9,6 +9,7 @@ import pytest
 
 from orchestration.definitions import defs as load_defs
 from orchestration.defs.resources import TollgateResource, WarehouseDbt
+from orchestration.live_definitions import defs as load_live_defs
 from tollgate import tenants
 from tollgate.db.engine import session_factory
 from tollgate.db.migrate import upgrade
@@ -20,6 +21,11 @@ BATCH_GROUPS = ("warehouse_staging", "warehouse_intermediate", "warehouse_marts"
 @pytest.fixture(scope="session")
 def batch_defs() -> dg.Definitions:
     return load_defs()
+
+
+@pytest.fixture(scope="session")
+def live_defs() -> dg.Definitions:
+    return load_live_defs()
 
 
 @pytest.fixture
@@ -48,11 +54,11 @@ def run_batch(batch_defs: dg.Definitions, settings: Settings):
 
 
 @pytest.fixture
-def run_live_freshness(batch_defs: dg.Definitions, settings: Settings):
+def run_live_freshness(live_defs: dg.Definitions, settings: Settings):
     """The live products' watermark checks, which record each product's status."""
 
     def run() -> dg.ExecuteInProcessResult:
-        return batch_defs.resolve_job_def("live_freshness").execute_in_process(
+        return live_defs.resolve_job_def("live_freshness").execute_in_process(
             resources={"tollgate": TollgateResource.from_settings(settings)},
             instance=dg.DagsterInstance.ephemeral(),
             raise_on_error=False,

@@ -9,6 +9,7 @@ import pytest
 
 from orchestration.definitions import defs as load_defs
 from orchestration.defs.resources import TollgateResource, WarehouseDbt
+from orchestration.live_definitions import defs as load_live_defs
 from tollgate.settings import Settings
 
 BATCH_GROUPS = ("warehouse_staging", "warehouse_intermediate", "warehouse_marts", "published")
@@ -17,6 +18,11 @@ BATCH_GROUPS = ("warehouse_staging", "warehouse_intermediate", "warehouse_marts"
 @pytest.fixture(scope="session")
 def batch_defs() -> dg.Definitions:
     return load_defs()
+
+
+@pytest.fixture(scope="session")
+def live_defs() -> dg.Definitions:
+    return load_live_defs()
 
 
 @pytest.fixture

@@ -1,8 +1,14 @@
-"""Every asset, check, job, schedule and sensor of the batch lane loads, wired as designed."""
+"""Every asset, check, job, schedule and sensor of both code locations loads, wired as designed."""
 
 from __future__ import annotations
 
+import importlib
+import subprocess
+import sys
+from pathlib import Path
+
 import dagster as dg
+import yaml
 
 from tollgate.catalog import get_catalog
 
@@ -24,8 +30,6 @@ def test_every_definition_loads(batch_defs: dg.Definitions):
     for product in BATCH:
         assert f"warehouse/{product.source}" in keys
         assert f"snapshots/{product.id}" in keys
-    for product in LIVE:
-        assert f"live_store/{product.source}" in keys
 
     checks = {(c.asset_key.to_user_string(), c.name) for c in graph.asset_check_keys}
     for product in BATCH:
@@ -35,13 +39,10 @@ def test_every_definition_loads(batch_defs: dg.Definitions):
             f"warehouse/{product.source}",
             f"primary_key_{product.source}_{product.key_column}",
         ) in checks
-    for product in LIVE:
-        assert (f"live_store/{product.source}", "watermark_freshness") in checks
 
-    assert {j.name for j in batch_defs.jobs} >= {"batch_lane", "live_freshness"}
+    assert {j.name for j in batch_defs.jobs} >= {"batch_lane"}
     assert {s.name for s in batch_defs.schedules} == {
         "batch_lane_schedule",
-        "live_freshness_schedule",
         "billing_daily_schedule",
         "billing_monthly_schedule",
     }
@@ -52,6 +53,44 @@ def test_every_definition_loads(batch_defs: dg.Definitions):
     # The batch run's steps share the warehouse file and take turns: one process, one
     # load of the code location, rather than a process per step.
     assert batch_defs.resolve_job_def("batch_lane").executor_def.name == "in_process"
+
+
+def test_live_checks_load_as_their_own_code_location(live_defs: dg.Definitions):
+    graph = live_defs.resolve_asset_graph()
+    keys = {k.to_user_string() for k in graph.get_all_asset_keys()}
+    assert keys == {f"live_store/{p.source}" for p in LIVE}
+    checks = {(c.asset_key.to_user_string(), c.name) for c in graph.asset_check_keys}
+    assert checks == {(f"live_store/{p.source}", "watermark_freshness") for p in LIVE}
+    assert {s.name for s in live_defs.schedules} == {"live_freshness_schedule"}
+    job = live_defs.resolve_job_def("live_freshness")
+    assert job.executor_def.name == "in_process"
+
+
+def test_the_live_location_loads_without_dbt_or_great_expectations():
+    # Its schedule starts a run every minute, and every run loads the location first.
+    heavy = ("dbt", "dagster_dbt", "great_expectations", "duckdb")
+    code = (
+        "import sys; from orchestration.live_definitions import defs; defs(); "
+        f"print(sorted(m for m in {heavy!r} if m in sys.modules))"
+    )
+    loaded = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    assert loaded.strip() == "[]"
+
+
+def test_workspace_names_both_code_locations():
+    workspace = yaml.safe_load((Path(__file__).parents[2] / "workspace.yaml").read_text())
+    modules = {
+        entry["python_module"]["location_name"]: entry["python_module"]["module_name"]
+        for entry in workspace["load_from"]
+    }
+    assert modules == {
+        "orchestration": "orchestration.definitions",
+        "live": "orchestration.live_definitions",
+    }
+    for module in modules.values():
+        assert isinstance(importlib.import_module(module).defs(), dg.Definitions)
 
 
 def test_sold_marts_are_gated_and_published_downstream(batch_defs: dg.Definitions):

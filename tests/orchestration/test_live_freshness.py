@@ -36,7 +36,7 @@ def test_classify(age_seconds, status):
     assert (verdict.reason is None) == (status == "healthy")
 
 
-def test_check_job_records_status_per_live_product(settings, batch_defs):
+def test_check_job_records_status_per_live_product(settings, live_defs):
     catalog = get_catalog()
     store = LiveStore(catalog)
     engine = engine_for(settings.live_store_url)
@@ -55,7 +55,7 @@ def test_check_job_records_status_per_live_product(settings, batch_defs):
                 },
             ],
         )
-    job = batch_defs.resolve_job_def("live_freshness")
+    job = live_defs.resolve_job_def("live_freshness")
     result = job.execute_in_process(
         resources={"tollgate": TollgateResource.from_settings(settings)},
         instance=dg.DagsterInstance.ephemeral(),

@@ -8,9 +8,9 @@ from datetime import UTC, datetime
 
 import dagster as dg
 
-from orchestration.defs.resources import TollgateResource
 from orchestration.lib.live_freshness import classify, read_watermarks
 from orchestration.lib.status import record_status
+from orchestration.lib.tollgate_resource import TollgateResource
 from tollgate.catalog import Product, get_catalog
 
 
@@ -58,7 +58,6 @@ def build_live_freshness_check(product: Product) -> dg.AssetChecksDefinition:
 LIVE_FRESHNESS_JOB = "live_freshness"
 
 
-@dg.definitions
 def defs() -> dg.Definitions:
     products = get_catalog().live_products()
     job = dg.define_asset_job(
@@ -70,6 +69,7 @@ def defs() -> dg.Definitions:
     )
     return dg.Definitions(
         assets=[live_spec(p) for p in products],
+        resources={"tollgate": TollgateResource()},
         asset_checks=[build_live_freshness_check(p) for p in products],
         jobs=[job],
         schedules=[
