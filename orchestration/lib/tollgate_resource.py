@@ -8,7 +8,7 @@ from tollgate.settings import Settings
 
 
 class TollgateResource(dg.ConfigurableResource):
-    """Where the batch lane reads and writes; unset fields come from TOLLGATE_* settings."""
+    """Where a run reads and writes; unset fields come from TOLLGATE_* settings."""
 
     data_dir: str | None = None
     catalog_path: str | None = None
