@@ -48,7 +48,9 @@ def test_kafka_in_live_store_and_kafka_out(settings, kafka_brokers):
     for i, region in enumerate(["EU", "APAC", "US-West", "US-East"] * 5):
         at = T0 + timedelta(seconds=10 * i)
         events += [view(f"c-{i}", at=at, region=region), payment(f"c-{i}", at=at, region=region)]
-    lines = raw(*events) + [b"not an event"]
+    # Poison: invalid UTF-8 inside a JSON string (it once stopped the flow), and no value.
+    poison = raw(view("c-x", at=T0))[0].replace(b'"c-x"', b'"c-\xffx"')
+    lines = raw(*events) + [b"not an event", poison, b""]
     assert produce_to_kafka(lines, kafka_brokers, settings.kafka_input_topic) == len(lines)
 
     flow = build_flow(settings, kafka_source(settings, tail=False), options=FlowOptions(4, 1))
@@ -62,6 +64,12 @@ def test_kafka_in_live_store_and_kafka_out(settings, kafka_brokers):
         )
     engine.dispose()
     assert scored == {t: e.region for t, e in payments.items()}
+    quarantined = [
+        json.loads(line)
+        for path in settings.lake_dir.glob("quarantine/*/*.jsonl")
+        for line in path.read_text().splitlines()
+    ]
+    assert sorted(r["reason"] for r in quarantined) == ["bad_json"] * 3
 
     messages = _consume(kafka_brokers, settings.kafka_output_topic, len(payments))
     assert sorted(m["key"] for m in messages) == sorted(payments)

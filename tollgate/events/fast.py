@@ -149,7 +149,8 @@ def parse_batch(
             continue
         try:
             event = decode(raw)
-        except (msgspec.ValidationError, msgspec.DecodeError):
+        except (msgspec.ValidationError, msgspec.DecodeError, UnicodeDecodeError):
+            # Invalid UTF-8 inside a string surfaces as UnicodeDecodeError, not DecodeError.
             out.append(_slow(raw, now))
             continue
         at = event.event_time
