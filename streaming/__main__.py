@@ -10,12 +10,11 @@ import runpy
 import sys
 
 from bytewax.errors import BytewaxRuntimeError
-from bytewax.recovery import init_db_dir
 
+from streaming.recovery import ensure_recovery_dir, recovery_dir_of_run
 from tollgate.settings import get_settings
 
 FLOW = "streaming.flows.live_products"
-RECOVERY_PARTITIONS = 1
 # Seconds per epoch (a snapshot, and a landing file per writer, each); bytewax.run insists
 # on both intervals when recovery is on.
 SNAPSHOT_INTERVAL = "5"
@@ -26,10 +25,12 @@ def main(argv: list[str]) -> None:
     args = list(argv)
     if "--no-recovery" in args:
         args.remove("--no-recovery")
-    elif not {"-r", "--recovery-directory"} & set(args):
-        recovery_dir = get_settings().recovery_dir
+    else:
+        recovery_dir = recovery_dir_of_run(["", *args])
+        if recovery_dir is None:
+            recovery_dir = get_settings().recovery_dir
+            args = ["-r", str(recovery_dir), *args]
         ensure_recovery_dir(recovery_dir)
-        args = ["-r", str(recovery_dir), *args]
         if not {"-s", "--snapshot-interval"} & set(args):
             args += ["-s", SNAPSHOT_INTERVAL]
         if not {"-b", "--backup-interval"} & set(args):
@@ -55,14 +56,6 @@ def _stopped_by_signal(exc: BaseException | None) -> bool:
             return True
         exc = exc.__cause__ or exc.__context__
     return False
-
-
-def ensure_recovery_dir(path) -> None:
-    """Create the recovery partitions unless a previous run already did."""
-    if path.exists() and any(path.glob("part-*.sqlite3")):
-        return
-    path.mkdir(parents=True, exist_ok=True)
-    init_db_dir(path, RECOVERY_PARTITIONS)
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ from bytewax.outputs import Sink
 
 from streaming.customers import RISK, CustomerShard, Timing
 from streaming.outputs import LAND, LIVE, REGION, SIDE
+from streaming.recovery import stream_first_epoch
 from streaming.regions import RegionMinutes
 from streaming.sinks import (
     EpochFileSink,
@@ -88,10 +89,11 @@ def default_sinks(settings: Settings, options: FlowOptions) -> dict[str, Sink]:
     catalog = load_catalog(settings.catalog_path)
     LiveStore(catalog).create_all(make_engine(settings.live_store_url))
     lake = Lake.from_settings(settings)
+    first = stream_first_epoch()
     sinks: dict[str, Sink] = {
         "live": LiveStoreSink(settings.live_store_url, catalog),
-        "landing": EpochFileSink(LandingFiles(lake), options.writers),
-        "quarantine": EpochFileSink(QuarantineFiles(lake), options.writers),
+        "landing": EpochFileSink(LandingFiles(lake), options.writers, first),
+        "quarantine": EpochFileSink(QuarantineFiles(lake), options.writers, first),
     }
     if settings.kafka_enabled:
         # Created up front: messages produced while a broker auto-creates a topic can be lost.

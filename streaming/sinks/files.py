@@ -4,6 +4,9 @@ Delivery: exactly-once in content. A writer buffers what it receives during an e
 writes it when Bytewax snapshots the epoch, to files named by (writer, epoch). On resume,
 the writer deletes its files from epochs after the one it resumes from (written, but never
 committed) before Bytewax replays those events, so nothing is lost and nothing lands twice.
+A stream with recovery that has not committed yet resumes from the stream's first epoch
+(`streaming.recovery`), so a crash before the first snapshot is undone the same way.
+Temporary files a kill left mid-write are removed when the writer starts.
 """
 
 from __future__ import annotations
@@ -34,14 +37,17 @@ class EpochFiles(Protocol):
 
     def write(self, writer: str, epoch: int, prepared: list) -> None: ...
     def files_of(self, writer: str) -> Iterator[Path]: ...
+    def temp_files_of(self, writer: str) -> Iterator[Path]: ...
 
 
 class EpochFileSink(FixedPartitionedSink[list, int]):
     """A fixed set of writers `w0..w{n-1}`; items are routed to a writer by their key."""
 
-    def __init__(self, files: EpochFiles, writers: int):
+    def __init__(self, files: EpochFiles, writers: int, first_epoch: int | None = None):
+        """`first_epoch`: the stream's (with recovery); None numbers epochs from the clock."""
         self.files = files
         self.writers = writers
+        self.first_epoch = first_epoch
 
     def list_parts(self) -> list[str]:
         return [f"w{i}" for i in range(self.writers)]
@@ -50,15 +56,17 @@ class EpochFileSink(FixedPartitionedSink[list, int]):
         return zlib.crc32(item_key.encode())
 
     def build_part(self, step_id: str, for_part: str, resume_state: int | None):
-        if resume_state is None:
-            # A stream starting afresh numbers its epochs from the wall clock, so it never
-            # overwrites what an earlier stream (or a run without recovery) landed.
+        first = resume_state if resume_state is not None else self.first_epoch
+        if first is None:
+            # No recovery: epochs numbered from the wall clock never overwrite what an
+            # earlier stream landed.
             first = time.time_ns() // 1_000_000
         else:
-            first = resume_state
             for path in self.files.files_of(for_part):
-                if _epoch_of(path) >= first:
+                if _epoch_of(path) >= first:  # written by a run that never committed it
                     path.unlink(missing_ok=True)
+        for path in self.files.temp_files_of(for_part):
+            path.unlink(missing_ok=True)
         return _EpochFilePartition(self.files, for_part, first)
 
 
@@ -109,6 +117,12 @@ class LandingFiles:
                 f"event_date=*/event_hour=*/part-{writer}-*.parquet"
             )
 
+    def temp_files_of(self, writer: str) -> Iterator[Path]:
+        for dataset in LANDING_DATASETS:
+            yield from self.lake.landing_dir(dataset).glob(
+                f"event_date=*/event_hour=*/.part-{writer}-*.tmp"
+            )
+
 
 class QuarantineFiles:
     """Quarantine records as JSONL, one file per (day received, writer, epoch)."""
@@ -132,6 +146,9 @@ class QuarantineFiles:
 
     def files_of(self, writer: str) -> Iterator[Path]:
         yield from self.lake.quarantine_dir().glob(f"event_date=*/part-{writer}-*.jsonl")
+
+    def temp_files_of(self, writer: str) -> Iterator[Path]:
+        yield from self.lake.quarantine_dir().glob(f"event_date=*/.part-{writer}-*.tmp")
 
 
 def _epoch_of(path: Path) -> int:

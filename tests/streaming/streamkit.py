@@ -128,3 +128,20 @@ def lake_contents(lake_dir) -> dict[str, list[tuple]]:
             rows += [tuple(str(v) for v in r.values()) for r in pq.read_table(path).to_pylist()]
         out[dataset] = sorted(rows)
     return out
+
+
+def quarantine_contents(lake_dir) -> list[str]:
+    """Quarantined records, sorted, `received_at` (a wall-clock time) left out."""
+    import json
+
+    out = []
+    for path in (lake_dir / "quarantine").glob("*/*.jsonl"):
+        for line in path.read_text().splitlines():
+            record = json.loads(line)
+            record.pop("received_at", None)
+            out.append(json.dumps(record, sort_keys=True))
+    return sorted(out)
+
+
+def leftover_temp_files(lake_dir) -> list:
+    return sorted(p for p in lake_dir.rglob(".*.tmp"))

@@ -13,15 +13,22 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from streamkit import lake_contents, store_contents
+from streamkit import lake_contents, leftover_temp_files, quarantine_contents, store_contents
 
+from streaming.recovery import ensure_recovery_dir
 from tollgate.events.generator import GeneratorConfig, SyntheticSource
 from tollgate.events.writers import write_jsonl
 from tollgate.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 START = datetime(2026, 11, 20, 6, tzinfo=UTC)
-EVENTS = 250_000
+
+
+def _source(tmp_path: Path, events: int) -> Path:
+    source = tmp_path / "source"
+    config = GeneratorConfig(seed=11, customers=300, malformed_rate=0.01, duplicate_rate=0.02)
+    write_jsonl(SyntheticSource(config).raw(START, count=events), source, lines_per_file=10**9)
+    return source
 
 
 def _run(data_dir: Path, source: Path, recovery: Path) -> subprocess.Popen:
@@ -36,6 +43,10 @@ def _run(data_dir: Path, source: Path, recovery: Path) -> subprocess.Popen:
     return subprocess.Popen(args, cwd=ROOT, env=env, stderr=subprocess.PIPE)
 
 
+def _finish(proc: subprocess.Popen) -> None:
+    assert proc.wait(240) == 0, proc.stderr.read().decode()[-2000:]
+
+
 def _committed(recovery: Path) -> bool:
     """Whether the run has committed at least one epoch (so a kill leaves something to resume)."""
     try:
@@ -45,26 +56,58 @@ def _committed(recovery: Path) -> bool:
         return False
 
 
-def _init(recovery: Path) -> None:
-    from streaming.__main__ import ensure_recovery_dir
+def _landed_any(data_dir: Path) -> bool:
+    return any((data_dir / "lake" / "landing").glob("*/*/*/*.parquet"))
 
+
+def _clean_run(tmp_path: Path, source: Path) -> Path:
+    clean = tmp_path / "clean"
+    ensure_recovery_dir(clean / "recovery")
+    _finish(_run(clean, source, clean / "recovery"))
+    return clean
+
+
+def _assert_same(clean: Path, crashed: Path) -> None:
+    def url(d: Path) -> str:
+        return Settings(data_dir=d, _env_file=None).live_store_url
+
+    expected = store_contents(url(clean))
+    assert sum(len(rows) for rows in expected.values()) > 1000
+    assert store_contents(url(crashed)) == expected
+    expected_lake = lake_contents(clean / "lake")
+    assert len(expected_lake["behavior_events"]) > 10_000
+    assert lake_contents(crashed / "lake") == expected_lake
+    assert quarantine_contents(crashed / "lake") == quarantine_contents(clean / "lake")
+    assert leftover_temp_files(crashed / "lake") == []
+
+
+@pytest.mark.slow
+def test_kill_9_before_the_first_snapshot_lands_nothing_twice(tmp_path):
+    source = _source(tmp_path, 40_000)
+    clean = _clean_run(tmp_path, source)
+    crashed = tmp_path / "crashed"
+    recovery = crashed / "recovery"
     ensure_recovery_dir(recovery)
+    proc = _run(crashed, source, recovery)
+    # Files written for the first epoch, its commit not yet recorded: the worst moment.
+    deadline = time.monotonic() + 60
+    while not _landed_any(crashed) and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.005)
+    assert not _committed(recovery) and proc.poll() is None, "missed the moment: no kill"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(10)
+    assert _landed_any(crashed)
+    _finish(_run(crashed, source, recovery))
+    _assert_same(clean, crashed)
 
 
 @pytest.mark.slow
 def test_kill_9_at_random_points_changes_nothing(tmp_path):
-    source = tmp_path / "source"
-    config = GeneratorConfig(seed=11, customers=300, malformed_rate=0.01, duplicate_rate=0.02)
-    write_jsonl(SyntheticSource(config).raw(START, count=EVENTS), source, lines_per_file=10**9)
-
-    clean = tmp_path / "clean"
-    _init(clean / "recovery")
-    proc = _run(clean, source, clean / "recovery")
-    assert proc.wait(240) == 0, proc.stderr.read().decode()[-2000:]
-
+    source = _source(tmp_path, 250_000)
+    clean = _clean_run(tmp_path, source)
     crashed = tmp_path / "crashed"
     recovery = crashed / "recovery"
-    _init(recovery)
+    ensure_recovery_dir(recovery)
     rng = random.Random(5)
     kills = 0
     for _ in range(4):
@@ -78,16 +121,6 @@ def test_kill_9_at_random_points_changes_nothing(tmp_path):
         proc.send_signal(signal.SIGKILL)
         proc.wait(10)
         kills += 1
-    proc = _run(crashed, source, recovery)
-    assert proc.wait(240) == 0, proc.stderr.read().decode()[-2000:]
+    _finish(_run(crashed, source, recovery))
     assert kills >= 2, f"only {kills} kills before the run finished: make the stream longer"
-
-    def settings(d: Path) -> Settings:
-        return Settings(data_dir=d, _env_file=None)
-
-    expected = store_contents(settings(clean).live_store_url)
-    assert sum(len(rows) for rows in expected.values()) > 1000
-    assert store_contents(settings(crashed).live_store_url) == expected
-    expected_lake = lake_contents(clean / "lake")
-    assert len(expected_lake["behavior_events"]) > 10_000
-    assert lake_contents(crashed / "lake") == expected_lake
+    _assert_same(clean, crashed)

@@ -101,6 +101,24 @@ def test_a_resumed_writer_deletes_its_uncommitted_epochs_only(settings):
     assert lake.landing_file("behavior_events", T0.date(), 12, "w0", 6).exists()
 
 
+def test_a_stream_restarted_before_its_first_commit_starts_over_from_its_first_epoch(settings):
+    lake = Lake.from_settings(settings)
+    files = LandingFiles(lake)
+    earlier_stream = lake.landing_file("behavior_events", T0.date(), 12, "w0", 99)
+    files.write("w0", 99, files.prepare([view(at=T0)]))
+    sink = EpochFileSink(files, writers=1, first_epoch=100)
+    part = sink.build_part("landing", "w0", resume_state=None)
+    part.write_batch([[view(at=T0)], [view(at=T0)]])
+    assert part.snapshot() == 101  # written, then killed before the commit
+    crashed = lake.landing_file("behavior_events", T0.date(), 12, "w0", 100)
+    torn = crashed.with_name(f".{crashed.name}.4242.tmp")  # a kill in the middle of a write
+    torn.write_bytes(b"PAR1")
+    assert crashed.exists()
+    sink.build_part("landing", "w0", resume_state=None)
+    assert not crashed.exists() and not torn.exists()
+    assert earlier_stream.exists()
+
+
 def test_quarantine_lands_as_jsonl_with_the_raw_payload(settings):
     _run(settings, [b"{broken", *raw(view(at=T0))])
     lake = Lake.from_settings(settings)

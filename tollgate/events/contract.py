@@ -198,7 +198,9 @@ def parse_event(raw: bytes | str, now: datetime | None = None) -> Event:
         raise InvalidEvent(Reason.ANCIENT_EVENT_TIME, f"event_time {event.event_time} is corrupt")
     if now is not None and event.event_time > now + MAX_CLOCK_SKEW:
         raise InvalidEvent(
-            Reason.FUTURE_EVENT_TIME, f"event_time {event.event_time} is ahead of {now}"
+            # The message names the allowed skew, not `now`: replays must quarantine alike.
+            Reason.FUTURE_EVENT_TIME,
+            f"event_time {event.event_time} is more than {MAX_CLOCK_SKEW} ahead of the clock",
         )
     return event
 
