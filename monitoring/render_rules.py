@@ -11,17 +11,17 @@ is committed; tests/monitoring checks it matches the catalog.
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
 import yaml
 
-from tollgate.catalog import Catalog, load_catalog
+from tollgate.catalog import Catalog
+from tollgate.generated import ROOT, main
 
-ROOT = Path(__file__).resolve().parent.parent
-CATALOG_PATH = ROOT / "catalog.yaml"
-RULES_PATH = ROOT / "monitoring" / "rules" / "freshness_sla.rules.yml"
+COMMAND = "uv run python monitoring/render_rules.py"
+RULES_FILE = Path("monitoring") / "rules" / "freshness_sla.rules.yml"
+RULES_PATH = ROOT / RULES_FILE
 SLA_SERIES = "tollgate:product_freshness_sla_seconds"
 
 HEADER = (
@@ -30,7 +30,7 @@ HEADER = (
 )
 
 
-def render(catalog: Catalog) -> str:
+def render_text(catalog: Catalog) -> str:
     """The rules file text: one recording rule per product, in catalog order."""
     rules = [
         {
@@ -44,22 +44,9 @@ def render(catalog: Catalog) -> str:
     return HEADER + yaml.safe_dump(groups, sort_keys=False)
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--catalog", type=Path, default=CATALOG_PATH)
-    parser.add_argument("--output", type=Path, default=RULES_PATH)
-    parser.add_argument("--check", action="store_true", help="only check the file is up to date")
-    args = parser.parse_args(argv)
-    text = render(load_catalog(args.catalog))
-    if args.check:
-        current = args.output.read_text() if args.output.exists() else ""
-        if current != text:
-            print(f"{args.output} is out of date: run monitoring/render_rules.py", file=sys.stderr)
-            return 1
-        return 0
-    args.output.write_text(text)
-    return 0
+def render(catalog: Catalog, root: Path) -> dict[Path, str]:
+    return {root / RULES_FILE: render_text(catalog)}
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(render, __doc__, COMMAND))

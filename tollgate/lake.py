@@ -12,13 +12,13 @@ that replays an epoch after a crash overwrites its own file instead of adding a 
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 
+from tollgate.manifest import SnapshotManifest
 from tollgate.settings import Settings
 
 LANDING_DATASETS = ("behavior_events", "card_transactions")
@@ -120,8 +120,8 @@ class Lake:
         version = self.current_version(product_id)
         return self.snapshot_dir(product_id, version) if version else None
 
-    def read_manifest(self, product_id: str, version: str) -> dict:
-        return json.loads(_manifest(self.snapshot_dir(product_id, version)).read_text())
+    def read_manifest(self, product_id: str, version: str) -> SnapshotManifest:
+        return SnapshotManifest.read(_manifest(self.snapshot_dir(product_id, version)))
 
     def set_current(self, product_id: str, version: str) -> None:
         """Make `version` the one readers see, atomically (write aside, then rename over)."""

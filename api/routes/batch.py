@@ -115,10 +115,9 @@ def _run(request: Request, services, principal, product, q: BatchQuery, schema, 
             if more
             else None
         )
-        watermark = manifest.get("watermark_at") or manifest.get("created_at")
         return Answer(
             [to_json_row(r) for r in rows],
-            watermark,
+            manifest.watermark_at,
             summary["time_from"],
             summary["time_to"],
             next_cursor,

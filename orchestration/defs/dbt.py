@@ -17,6 +17,8 @@ from orchestration.defs.resources import (
     dbt_project,
     vars_args,
 )
+from orchestration.lib.dbt_contracts import missing_catalog_columns
+from orchestration.lib.dbt_runner import DbtInvocationError
 from orchestration.lib.partitions import DAILY
 from tollgate.catalog import get_catalog
 
@@ -113,9 +115,18 @@ def warehouse_models(
             project=params.dbt_project,
         )
 
-    yield from runner.stream(
-        args, vars_args(settings), window_env(window.start.date(), window.end.date()), to_dagster
-    )
+    env = window_env(window.start.date(), window.end.date())
+    try:
+        yield from runner.stream(args, vars_args(settings), env, to_dagster)
+    except DbtInvocationError as exc:
+        # A sold mart that lacks a catalog column: say which product and column, not only
+        # dbt's contract table; no retry, the model has to change first.
+        named = missing_catalog_columns(str(exc), get_catalog())
+        if named:
+            raise dg.Failure(
+                "\n".join(named), metadata={"dbt": str(exc)}, allow_retries=False
+            ) from exc
+        raise
 
 
 @dg.definitions

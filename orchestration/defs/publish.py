@@ -1,6 +1,6 @@
 """Published products: per batch product, a new immutable snapshot once its gate passed."""
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import dagster as dg
@@ -10,7 +10,7 @@ from orchestration.defs.resources import TollgateResource
 from orchestration.lib.partitions import DAILY
 from orchestration.lib.snapshots import publish_snapshot
 from orchestration.lib.status import record_status
-from orchestration.lib.warehouse import mart_relation, warehouse_reader
+from orchestration.lib.warehouse import MartMismatch, mart_relation, warehouse_reader
 from tollgate.catalog import Product, get_catalog
 
 
@@ -41,9 +41,10 @@ def build_publish_asset(product: Product) -> dg.AssetsDefinition:
         checks = passed_gate_results(context, product)
         settings = tollgate.settings()
         with warehouse_reader(settings.warehouse_path) as conn:
-            rows = mart_relation(conn, product.source, product.column_names).order(
-                product.key_column
-            )
+            try:
+                rows = mart_relation(conn, product, product.column_names).order(product.key_column)
+            except MartMismatch as exc:
+                raise dg.Failure(str(exc)) from None
             days = conn.table(product.source).unique(product.time_column).fetchall()
 
             def write_data(path: Path) -> None:
@@ -55,19 +56,27 @@ def build_publish_asset(product: Product) -> dg.AssetsDefinition:
                 write_data,
                 source_partitions=[d[0].isoformat() for d in days],
                 quality={"passed": True, "checks": checks},
+                built_at=mart_built_at(context, product),
             )
         record_status(
-            settings.metadata_db_url, product.id, "healthy", current_version=manifest["version"]
+            settings.metadata_db_url, product.id, "healthy", current_version=manifest.version
         )
         return dg.MaterializeResult(
             metadata={
-                "version": manifest["version"],
-                "row_count": manifest["row_count"],
-                "checksum": manifest["checksum"],
+                "version": manifest.version,
+                "row_count": manifest.row_count,
+                "checksum": manifest.checksum,
+                "watermark_at": str(manifest.watermark_at),
             }
         )
 
     return publish
+
+
+def mart_built_at(context: dg.AssetExecutionContext, product: Product) -> datetime | None:
+    """When the mart was last materialized: none of its rows can be newer than that."""
+    event = context.instance.get_latest_materialization_event(mart_key(product))
+    return datetime.fromtimestamp(event.timestamp, UTC) if event is not None else None
 
 
 def passed_gate_results(context: dg.AssetExecutionContext, product: Product) -> dict:

@@ -5,15 +5,16 @@ and records in product_status why the next version was refused.
 """
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import dagster as dg
 
 from orchestration.defs.resources import TollgateResource
 from orchestration.lib.quality import QualityVerdict, evaluate, rule_columns
 from orchestration.lib.status import record_status
-from orchestration.lib.warehouse import mart_relation, warehouse_reader
+from orchestration.lib.warehouse import MartMismatch, mart_relation, warehouse_reader
 from tollgate.catalog import Product, get_catalog
+from tollgate.manifest import newest_data_time
 
 
 def mart_key(product: Product) -> dg.AssetKey:
@@ -44,19 +45,20 @@ def build_quality_gate(product: Product) -> dg.AssetChecksDefinition:
     )
     def quality_gate(tollgate: TollgateResource) -> dg.AssetCheckResult:
         settings = tollgate.settings()
-        with warehouse_reader(settings.warehouse_path) as conn:
-            frame = mart_relation(conn, product.source, rule_columns(product)).df()
+        try:
+            with warehouse_reader(settings.warehouse_path) as conn:
+                frame = mart_relation(conn, product, rule_columns(product)).df()
+        except MartMismatch as exc:
+            _refuse(tollgate, product, str(exc))
+            return dg.AssetCheckResult(
+                passed=False,
+                severity=dg.AssetCheckSeverity.ERROR,
+                description=str(exc),
+                metadata={"reason": str(exc)},
+            )
         verdict = evaluate(product, frame)
         if not verdict.passed:
-            lake = tollgate.lake()
-            record_status(
-                settings.metadata_db_url,
-                product.id,
-                "degraded",
-                reason=f"quality gate refused the new version: {verdict.reason()}",
-                current_version=lake.current_version(product.id),
-                failed_version=lake.next_snapshot_version(product.id),
-            )
+            _refuse(tollgate, product, verdict.reason())
         return dg.AssetCheckResult(
             passed=verdict.passed,
             severity=dg.AssetCheckSeverity.ERROR,
@@ -64,6 +66,19 @@ def build_quality_gate(product: Product) -> dg.AssetChecksDefinition:
         )
 
     return quality_gate
+
+
+def _refuse(tollgate: TollgateResource, product: Product, reason: str) -> None:
+    """Record why the next version was refused; the current one keeps being served."""
+    lake = tollgate.lake()
+    record_status(
+        tollgate.settings().metadata_db_url,
+        product.id,
+        "degraded",
+        reason=f"quality gate refused the new version: {reason}",
+        current_version=lake.current_version(product.id),
+        failed_version=lake.next_snapshot_version(product.id),
+    )
 
 
 def build_freshness_check(product: Product) -> dg.AssetChecksDefinition:
@@ -78,7 +93,9 @@ def build_freshness_check(product: Product) -> dg.AssetChecksDefinition:
     def data_freshness(tollgate: TollgateResource) -> dg.AssetCheckResult:
         with warehouse_reader(tollgate.settings().warehouse_path) as conn:
             newest = conn.table(product.source).max(product.time_column).fetchall()[0][0]
-        lag = newest_lag_seconds(newest, datetime.now(UTC))
+        now = datetime.now(UTC)
+        watermark = newest_data_time(newest, now)
+        lag = (now - watermark).total_seconds() if watermark is not None else None
         return dg.AssetCheckResult(
             passed=lag is not None and lag <= product.freshness_sla_seconds,
             severity=dg.AssetCheckSeverity.WARN,
@@ -86,17 +103,6 @@ def build_freshness_check(product: Product) -> dg.AssetChecksDefinition:
         )
 
     return data_freshness
-
-
-def newest_lag_seconds(newest: object, now: datetime) -> float | None:
-    """Seconds from the end of the newest day (or the newest instant) to now."""
-    if newest is None:
-        return None
-    if isinstance(newest, datetime):
-        end = newest if newest.tzinfo else newest.replace(tzinfo=UTC)
-    else:
-        end = datetime(newest.year, newest.month, newest.day, tzinfo=UTC) + timedelta(days=1)
-    return max(0.0, (now - end).total_seconds())
 
 
 @dg.definitions

@@ -2,23 +2,25 @@
 
 The version directory is written aside under a dot-name and renamed into place whole, so
 a reader listing versions never sees a half-written one; `Lake.set_current` then makes it
-the version readers get. Manifest keys are a contract with the API (see `build_manifest`).
+the version readers get. The manifest is `tollgate.manifest.SnapshotManifest`, which the API
+and exports read.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import shutil
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from tollgate.catalog import Product
 from tollgate.lake import SNAPSHOT_DATA_FILE, SNAPSHOT_MANIFEST_FILE, Lake
+from tollgate.manifest import ManifestColumn, SnapshotManifest, newest_data_time
 
 CHUNK = 1 << 20
 
@@ -38,19 +40,23 @@ def build_manifest(
     source_partitions: list[str],
     quality: dict,
     created_at: datetime,
-) -> dict:
-    """The manifest the API reads beside every snapshot's data.parquet."""
-    return {
-        "product_id": product.id,
-        "version": version,
-        "schema_version": product.schema_version.version,
-        "row_count": pq.ParquetFile(data_file).metadata.num_rows,
-        "checksum": file_checksum(data_file),
-        "source_partitions": sorted(source_partitions),
-        "quality": quality,
-        "created_at": created_at.astimezone(UTC).isoformat().replace("+00:00", "Z"),
-        "columns": [{"name": c.name, "type": c.type} for c in product.columns],
-    }
+    built_at: datetime | None = None,
+) -> SnapshotManifest:
+    """The manifest the API and exports read beside every snapshot's data.parquet; its
+    watermark is the newest value of the product's time column in the data written."""
+    newest = pc.max(pq.read_table(data_file, columns=[product.time_column]).column(0)).as_py()
+    return SnapshotManifest(
+        product_id=product.id,
+        version=version,
+        schema_version=product.schema_version.version,
+        row_count=pq.ParquetFile(data_file).metadata.num_rows,
+        checksum=file_checksum(data_file),
+        source_partitions=sorted(source_partitions),
+        quality=quality,
+        created_at=created_at,
+        watermark_at=newest_data_time(newest, built_at or created_at),
+        columns=[ManifestColumn(name=c.name, type=c.type) for c in product.columns],
+    )
 
 
 def publish_snapshot(
@@ -60,10 +66,12 @@ def publish_snapshot(
     source_partitions: list[str],
     quality: dict,
     now: datetime | None = None,
-) -> dict:
+    built_at: datetime | None = None,
+) -> SnapshotManifest:
     """Write the next version of `product` and make it current; return its manifest.
 
-    `write_data(path)` writes the Parquet rows (columns in catalog order) to `path`.
+    `write_data(path)` writes the Parquet rows (columns in catalog order) to `path`;
+    `built_at` is when the mart was built (no row can be newer), `now` by default.
     """
     version = lake.next_snapshot_version(product.id)
     final_dir = lake.snapshot_dir(product.id, version)
@@ -73,10 +81,11 @@ def publish_snapshot(
     try:
         data_file = staging / SNAPSHOT_DATA_FILE
         write_data(data_file)
+        created = now or datetime.now(UTC)
         manifest = build_manifest(
-            product, version, data_file, source_partitions, quality, now or datetime.now(UTC)
+            product, version, data_file, source_partitions, quality, created, built_at
         )
-        (staging / SNAPSHOT_MANIFEST_FILE).write_text(json.dumps(manifest, indent=2) + "\n")
+        (staging / SNAPSHOT_MANIFEST_FILE).write_text(manifest.to_json())
         _fsync_dir_files(staging)
         # rename fails if the version exists: two publishers never share a version.
         os.rename(staging, final_dir)

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import duckdb
 
+from tollgate.catalog import Product
+
 LOCK_RETRIES = 20
 LOCK_WAIT_SECONDS = 0.5
 
@@ -34,6 +36,20 @@ def warehouse_reader(path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
         conn.close()
 
 
-def mart_relation(conn: duckdb.DuckDBPyConnection, table: str, columns: list[str]):
-    """The mart's rows in the catalog's column order (identifiers come from the catalog)."""
-    return conn.table(table).select(*columns)
+class MartMismatch(Exception):
+    """A sold mart lacks columns its product declares in the catalog."""
+
+
+def mart_relation(conn: duckdb.DuckDBPyConnection, product: Product, columns: list[str]):
+    """The mart's rows in the catalog's column order (identifiers come from the catalog);
+    raises MartMismatch naming the product and the columns its mart lacks."""
+    relation = conn.table(product.source)
+    missing = [c for c in product.column_names if c not in relation.columns]
+    if missing:
+        listed = ", ".join(repr(c) for c in missing)
+        raise MartMismatch(
+            f"{product.id}: catalog.yaml declares column {listed} but the mart "
+            f"{product.source} does not have it; add it to the model or remove it from "
+            "the catalog"
+        )
+    return relation.select(*columns)

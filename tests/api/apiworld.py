@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -23,6 +22,7 @@ from tollgate.db.models import ApiKey, OAuthClient, ProductStatus, Tenant
 from tollgate.keys import new_api_key, new_client_secret
 from tollgate.lake import SNAPSHOT_DATA_FILE, SNAPSHOT_MANIFEST_FILE, Lake
 from tollgate.livestore import LiveStore, upsert
+from tollgate.manifest import SnapshotManifest, newest_data_time
 from tollgate.settings import Settings
 
 
@@ -131,23 +131,35 @@ class World:
             )
 
     # -- published snapshots -----------------------------------------------------------
-    def snapshot(self, product_id: str, rows: list[dict[str, Any]], publish: bool = True) -> str:
+    def snapshot(
+        self,
+        product_id: str,
+        rows: list[dict[str, Any]],
+        publish: bool = True,
+        built_at: datetime | None = None,
+    ) -> str:
+        """Publish `rows` as the next version, as the batch lane would: the manifest's
+        watermark is the rows' newest time, capped at `built_at` (two hours ago)."""
+        product = self.catalog.product(product_id)
         version = self.lake.next_snapshot_version(product_id)
         target = self.lake.snapshot_dir(product_id, version)
         target.mkdir(parents=True)
         pq.write_table(pa.Table.from_pylist(rows), target / SNAPSHOT_DATA_FILE)
-        manifest = {
-            "product_id": product_id,
-            "version": version,
-            "schema_version": "1.0",
-            "row_count": len(rows),
-            "checksum": "test",
-            "source_partitions": [],
-            "quality": {"passed": True, "checks": []},
-            "created_at": (utcnow() - timedelta(hours=2)).isoformat(),
-            "columns": list(rows[0]),
-        }
-        (target / SNAPSHOT_MANIFEST_FILE).write_text(json.dumps(manifest))
+        built_at = built_at or utcnow() - timedelta(hours=2)
+        newest = max((r[product.time_column] for r in rows), default=None)
+        manifest = SnapshotManifest(
+            product_id=product_id,
+            version=version,
+            schema_version=product.schema_version.version,
+            row_count=len(rows),
+            checksum="test",
+            source_partitions=[],
+            quality={"passed": True, "checks": {}},
+            created_at=built_at,
+            watermark_at=newest_data_time(newest, built_at),
+            columns=[{"name": c.name, "type": c.type} for c in product.columns],
+        )
+        (target / SNAPSHOT_MANIFEST_FILE).write_text(manifest.to_json())
         if publish:
             self.lake.set_current(product_id, version)
         return version

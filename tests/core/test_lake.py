@@ -1,8 +1,9 @@
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
 
 from tollgate.lake import Lake, utc_hour
+from tollgate.manifest import SnapshotManifest
 
 
 @pytest.fixture
@@ -42,7 +43,19 @@ def _publish(lake: Lake, product: str, text: str) -> str:
     d = lake.snapshot_dir(product, version)
     d.mkdir(parents=True)
     (d / "data.parquet").write_text(text)
-    (d / "manifest.json").write_text(f'{{"version": "{version}"}}')
+    manifest = SnapshotManifest(
+        product_id=product,
+        version=version,
+        schema_version="1.0",
+        row_count=0,
+        checksum="sha256:-",
+        source_partitions=[],
+        quality={"passed": True},
+        created_at=datetime(2026, 11, 24, 8, tzinfo=UTC),
+        watermark_at=None,
+        columns=[],
+    )
+    (d / "manifest.json").write_text(manifest.to_json())
     return version
 
 
@@ -58,7 +71,7 @@ def test_snapshot_versions_and_current_pointer(lake):
     assert lake.current_version("market-trends") == v1
     lake.set_current("market-trends", v2)
     assert lake.current_version("market-trends") == v2
-    assert lake.read_manifest("market-trends", v2) == {"version": "v000002"}
+    assert lake.read_manifest("market-trends", v2).version == "v000002"
     assert lake.snapshot_versions("market-trends") == [v1, v2]
 
 

@@ -27,6 +27,7 @@ from monitoringkit import (
 )
 
 from tollgate.catalog import load_catalog
+from tollgate.generated import CATALOG_PATH, ROOT, main, out_of_date
 
 require = load_conftest_require()
 render_rules = load_render_rules()
@@ -98,23 +99,24 @@ def test_rules_match_only_labels_the_series_have() -> None:
 
 
 def test_rendered_freshness_rules_are_up_to_date() -> None:
-    expected = render_rules.render(load_catalog(render_rules.CATALOG_PATH))
-    assert render_rules.RULES_PATH.read_text() == expected, "run monitoring/render_rules.py"
+    files = render_rules.render(load_catalog(CATALOG_PATH), ROOT)
+    assert out_of_date(files) == [], "run monitoring/render_rules.py"
 
 
 def test_rendered_rules_follow_the_catalog(tmp_path: Path) -> None:
-    catalog_text = render_rules.CATALOG_PATH.read_text()
+    catalog_text = CATALOG_PATH.read_text()
     changed = tmp_path / "catalog.yaml"
     old, new = "freshness_sla_seconds: 5\n", "freshness_sla_seconds: 7\n"
     changed.write_text(catalog_text.replace(old, new, 1))
-    output = tmp_path / "freshness.rules.yml"
 
-    assert render_rules.main(["--catalog", str(changed), "--output", str(output)]) == 0
+    args = ["--catalog", str(changed), "--root", str(tmp_path)]
+    assert main(render_rules.render, "rules", "render", args) == 0
+    output = tmp_path / render_rules.RULES_FILE
     rules = yaml.safe_load(output.read_text())["groups"][0]["rules"]
     sla = {rule["labels"]["product"]: rule["expr"] for rule in rules}
     assert sla["transaction-risk"] == "vector(7)"
     assert set(sla) == {p.id for p in load_catalog(changed).products}
-    assert render_rules.main(["--catalog", str(changed), "--output", str(output), "--check"]) == 0
+    assert main(render_rules.render, "rules", "render", [*args, "--check"]) == 0
     # The committed file, rendered from the real catalog, is stale for the changed one.
-    stale = ["--catalog", str(changed), "--output", str(render_rules.RULES_PATH), "--check"]
-    assert render_rules.main(stale) == 1
+    stale = ["--catalog", str(changed), "--root", str(ROOT), "--check"]
+    assert main(render_rules.render, "rules", "render", stale) == 1

@@ -83,6 +83,8 @@ def test_graph_publishes_marts_equal_to_independent_computation(settings, landed
         assert f"unique:{product.key_column}" in checks
         assert all(c == {"passed": True, "failing_count": 0} for c in checks.values())
         assert manifest["columns"][0] == {"name": product.key_column, "type": "string"}
+        # The newest day's rows hold data up to its end: the data's time, not the publish's.
+        assert manifest["watermark_at"] == "2026-11-19T00:00:00Z"
         status = read_status(settings.metadata_db_url, product_id)
         assert (status.status, status.current_version) == ("healthy", "v000003")
 

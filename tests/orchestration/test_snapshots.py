@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -18,10 +18,11 @@ PRODUCT = get_catalog().product("market-trends")
 NOW = datetime(2026, 11, 24, 8, 0, tzinfo=UTC)
 
 
-def _writer(rows: int):
+def _writer(rows: int, newest: date = date(2026, 11, 21)):
     def write(path):
-        table = pa.table({c: [None] * rows for c in PRODUCT.column_names})
-        pq.write_table(table, path)
+        columns = {c: pa.nulls(rows, pa.string()) for c in PRODUCT.column_names}
+        columns[PRODUCT.time_column] = pa.array([newest] * rows, pa.date32())
+        pq.write_table(pa.table(columns), path)
 
     return write
 
@@ -40,18 +41,20 @@ def test_publish_writes_manifest_and_moves_current(settings):
         lake, PRODUCT, _writer(5), ["2026-11-22"], {"passed": True, "checks": {}}, now=NOW
     )
 
-    assert (first["version"], second["version"]) == ("v000001", "v000002")
+    assert (first.version, second.version) == ("v000001", "v000002")
     assert lake.current_version(PRODUCT.id) == "v000002"
     manifest = lake.read_manifest(PRODUCT.id, "v000001")
     assert manifest == first
-    assert manifest["row_count"] == 3
-    assert manifest["source_partitions"] == ["2026-11-20", "2026-11-21"]
-    assert manifest["created_at"] == "2026-11-24T08:00:00Z"
-    assert manifest["schema_version"] == PRODUCT.schema_version.version
+    assert manifest.row_count == 3
+    assert manifest.source_partitions == ["2026-11-20", "2026-11-21"]
+    assert manifest.created_at == NOW
+    assert manifest.schema_version == PRODUCT.schema_version.version
     data = (lake.snapshot_dir(PRODUCT.id, "v000001") / "data.parquet").read_bytes()
-    assert manifest["checksum"] == "sha256:" + hashlib.sha256(data).hexdigest()
-    assert [c["name"] for c in manifest["columns"]] == PRODUCT.column_names
-    assert set(json.loads(json.dumps(manifest))) == {
+    assert manifest.checksum == "sha256:" + hashlib.sha256(data).hexdigest()
+    assert [c.name for c in manifest.columns] == PRODUCT.column_names
+    raw = json.loads((lake.snapshot_dir(PRODUCT.id, "v000001") / "manifest.json").read_text())
+    assert raw["created_at"] == "2026-11-24T08:00:00Z"
+    assert set(raw) == {
         "product_id",
         "version",
         "schema_version",
@@ -60,8 +63,28 @@ def test_publish_writes_manifest_and_moves_current(settings):
         "source_partitions",
         "quality",
         "created_at",
+        "watermark_at",
         "columns",
     }
+
+
+def test_the_watermark_is_the_newest_data_time_not_the_publish_time(settings):
+    """A backfill of old days publishes old data: its manifest says how old, so the API's
+    freshness is the data's age, not the seconds since publishing."""
+    lake = Lake.from_settings(settings)
+    quality = {"passed": True, "checks": {}}
+    old = publish_snapshot(lake, PRODUCT, _writer(2, date(2013, 5, 1)), [], quality, now=NOW)
+    # A day's row holds data up to the end of that day...
+    assert old.watermark_at == datetime(2013, 5, 2, tzinfo=UTC)
+    # ...or up to when the mart was built, for a day that was not over then.
+    built = datetime(2026, 11, 24, 7, 30, tzinfo=UTC)
+    today = publish_snapshot(
+        lake, PRODUCT, _writer(2, date(2026, 11, 24)), [], quality, now=NOW, built_at=built
+    )
+    assert today.watermark_at == built
+    assert lake.read_manifest(PRODUCT.id, today.version).watermark_at == built
+    empty = publish_snapshot(lake, PRODUCT, _writer(0), [], quality, now=NOW)
+    assert empty.watermark_at is None
 
 
 def test_failed_write_leaves_no_version_and_current_unchanged(settings):
