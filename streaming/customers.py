@@ -2,22 +2,24 @@
 
 Customers are grouped into a fixed number of shards (a shard is the Bytewax key), so one
 call handles a whole batch of a shard's events instead of one call per event. Event time
-drives everything: a shard's watermark is its latest event time less the allowed
-lateness, and windows close, duplicates are forgotten and idle customers are evicted
-against it, never against the wall clock, so a replay after a crash decides the same.
+drives everything, never the wall clock: an event is late by its input partition's
+watermark when it was read; windows close, duplicates are forgotten and idle customers
+are evicted when the minimum of all partitions' watermarks passes them. So a replay after
+a crash, or a run with more workers or processes, decides the same.
 """
 
 from __future__ import annotations
 
 import pickle
-from collections import deque
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from bytewax.operators import StatefulBatchLogic
 
 from streaming import metrics
-from streaming.outputs import LAND, LIVE, REGION, SIDE
+from streaming.dedupe import SeenIds, id_hashes
+from streaming.outputs import LAND, LIVE, PROGRESS, REGION, SIDE
+from streaming.partitions import DONE, NEVER, ClockRules
 from streaming.products import journey as jr
 from streaming.products.risk import (
     RiskProfile,
@@ -28,7 +30,7 @@ from streaming.products.risk import (
 )
 from streaming.validate import late_record
 from tollgate.clock import utcnow
-from tollgate.events import Event
+from tollgate.events import REGIONS
 
 RISK, JOURNEY = "transaction-risk", "customer-journey-insights"
 
@@ -36,7 +38,15 @@ RISK, JOURNEY = "transaction-risk", "customer-journey-insights"
 @dataclass(frozen=True)
 class Timing:
     allowed_lateness_s: float = 30.0
-    dedupe_window_s: float = 600.0
+    # Re-deliveries of an event within this much event time are dropped as duplicates.
+    dedupe_horizon_s: float = 24 * 3600.0
+    # How far ahead of its partition's clock an event may be (else `future_timestamp`),
+    # and how many newest events the clock is taken over (see `streaming.partitions`).
+    max_ahead_s: float = 300.0
+    quorum: int = 3
+
+    def clock_rules(self) -> ClockRules:
+        return ClockRules(self.allowed_lateness_s, self.max_ahead_s, self.quorum)
 
 
 @dataclass(slots=True)
@@ -47,40 +57,47 @@ class Customer:
 
 @dataclass(slots=True)
 class ShardState:
+    seen: SeenIds
     customers: dict = field(default_factory=dict)  # customer_id -> Customer
-    seen: dict = field(default_factory=dict)  # event_id -> event time, for dedupe
-    seen_order: deque = field(default_factory=deque)  # (event time, event_id)
-    max_at: float = float("-inf")
+    partitions: dict = field(default_factory=dict)  # input partition -> its watermark
+    watermark: float = NEVER  # the minimum over every input partition's watermark
     next_boundary: int | None = None  # first journey window end not yet published
     active: dict = field(default_factory=dict)  # pane -> customers with events in it
     expiry: dict = field(default_factory=dict)  # window end -> customers to check for idleness
 
 
 class CustomerShard(StatefulBatchLogic):
-    def __init__(self, timing: Timing, resume: bytes | None):
-        self.timing = timing
-        self.s: ShardState = pickle.loads(resume) if resume else ShardState()
+    """One shard's customers. Takes `(partition, [Event], [watermark], watermark)` from every
+    input partition; emits `(tag, payload)` items (see `streaming.outputs`)."""
 
-    def on_batch(self, batches: list[list[Event]]):
+    def __init__(self, timing: Timing, partitions: list[str], resume: bytes | None):
+        self.timing, self.partitions = timing, partitions
+        self.s: ShardState = (
+            pickle.loads(resume) if resume else ShardState(SeenIds(timing.dedupe_horizon_s))
+        )
+
+    def on_batch(self, batches: list[tuple]):
         s, now = self.s, utcnow()
-        lateness = self.timing.allowed_lateness_s
-        land, risk, side, facts, insights = [], [], [], {}, []
+        land, risk, side, facts = [], [], [], {}
         # Hot loop (every event): state and functions bound to locals once per call.
-        seen, seen_order, customers = s.seen, s.seen_order, s.customers
-        add_event, window = jr.add_event, jr.PANES_PER_WINDOW
-        for events in batches:
-            for e in events:
-                event_id = e.event_id
-                if event_id in seen:
+        seen, customers, active = s.seen, s.customers, s.active
+        recent, add_seen = seen.recent, seen.add
+        add_event, window, pane_s = jr.add_event, jr.PANES_PER_WINDOW, jr.PANE_S
+        for _, events, marks, _ in batches:
+            if not events:
+                continue
+            hashes = id_hashes([e.event_id for e in events])
+            sealed = seen.sealed_hits(hashes)
+            for e, mark, h, old in zip(events, marks, hashes, sealed, strict=True):
+                if old or h in recent:
                     metrics.DUPLICATES.inc()
                     continue
                 at = e.event_time.timestamp()
-                seen[event_id] = at
-                seen_order.append((at, event_id))
+                add_seen(h, at)
                 land.append(e)
                 kind, customer_id, region = e.event_type, e.customer_id, e.region
                 spend = e.payload.amount_cents if kind == "purchase" else 0
-                fact = (at, kind, spend, e.session_id, event_id)
+                fact = (at, kind, spend, e.session_id, e.event_id, mark)
                 region_facts = facts.get(region)
                 if region_facts is None:
                     facts[region] = [fact]
@@ -95,50 +112,59 @@ class CustomerShard(StatefulBatchLogic):
                     note_browsing(c.profile, e.device_id, e.session_id, at)
                     if kind == "purchase":
                         note_spend(c.profile, spend)
-                # Journey: count the event into its pane unless no window to come includes it.
-                pane, first_open = int(at // jr.PANE_S), s.next_boundary
-                late = first_open is not None and pane < first_open
-                if late and pane < first_open - window:
+                # Journey: late if its pane had closed by its partition's watermark when it
+                # came (never by how other partitions' events happened to interleave); still
+                # counted for the windows to come, unless none includes it.
+                pane = int(at // pane_s)
+                closed = int(mark // pane_s) if mark > NEVER else None
+                late = closed is not None and pane < closed
+                if late and pane < closed - window:
+                    side.append(late_record(e, JOURNEY, now))
+                    continue
+                add_event(c.journey, region, kind, at, spend, kind == "add_to_cart", pane)
+                if late:
                     side.append(late_record(e, JOURNEY, now))
                 else:
-                    add_event(c.journey, region, kind, at, spend, kind == "add_to_cart", pane)
-                    if late:
-                        side.append(late_record(e, JOURNEY, now))
+                    customers_in_pane = active.get(pane)
+                    if customers_in_pane is None:
+                        active[pane] = {customer_id}
                     else:
-                        active = s.active.get(pane)
-                        if active is None:
-                            s.active[pane] = {customer_id}
-                        else:
-                            active.add(customer_id)
-                if at > s.max_at:
-                    s.max_at = at
-                    # Windows close event by event, so where a batch happens to end never
-                    # changes what is late: a replay with other batch sizes decides the same.
-                    boundary = jr.pane_of(at - lateness)
-                    if s.next_boundary is None or boundary > s.next_boundary:
-                        insights.extend(self._close_windows(boundary))
+                        customers_in_pane.add(customer_id)
+        previous = s.watermark
+        for partition, _, _, watermark in batches:
+            s.partitions[partition] = watermark
+        s.watermark = min(s.partitions.get(p, NEVER) for p in self.partitions)
         out: list = [(LAND, land)] if land else []
         out.extend((REGION, (region, rows)) for region, rows in facts.items())
+        if s.watermark != previous:
+            # Every region hears of this shard's progress, with facts for it or not.
+            out.extend((PROGRESS, (region, s.watermark)) for region in REGIONS)
         if risk:
             watermark = max(r["event_at"] for r in risk)
             out.append((LIVE, (RISK, risk, watermark)))
             metrics.PROCESSED.labels(RISK).inc(len(risk))
-        out.extend(insights)
-        if s.max_at > float("-inf"):
-            self._forget_seen(s.max_at - lateness - self.timing.dedupe_window_s)
+        if s.watermark > NEVER:
+            if s.watermark == DONE:
+                out.extend(self._close_all())
+            else:
+                out.extend(self._close_windows(jr.pane_of(s.watermark)))
+                seen.advance(s.watermark)
         if side:
             out.append((SIDE, side))
         return out, self.RETAIN
 
     def on_eof(self):
         # The input is exhausted: every pane seen is complete.
-        if not self.s.active:
-            return [], self.RETAIN
-        return self._close_windows(max(self.s.active) + 1), self.RETAIN
+        return self._close_all(), self.RETAIN
 
     def snapshot(self) -> bytes:
         # Pickled now: later batches mutate the state in place.
         return pickle.dumps(self.s, protocol=pickle.HIGHEST_PROTOCOL)
+
+    def _close_all(self) -> list:
+        if not self.s.active:
+            return []
+        return self._close_windows(max(self.s.active) + 1)
 
     def _close_windows(self, boundary: int) -> list:
         """Publish the windows ending at or before `boundary` (a pane index)."""
@@ -167,10 +193,3 @@ class CustomerShard(StatefulBatchLogic):
         metrics.PROCESSED.labels(JOURNEY).inc(len(rows))
         watermark = datetime.fromtimestamp(latest * jr.PANE_S, UTC)
         return [(LIVE, (JOURNEY, rows, watermark))]
-
-    def _forget_seen(self, before: float) -> None:
-        s = self.s
-        while s.seen_order and s.seen_order[0][0] < before:
-            at, event_id = s.seen_order.popleft()
-            if s.seen.get(event_id) == at:
-                del s.seen[event_id]

@@ -5,9 +5,12 @@ Every item is `(tag, payload)` and payloads are lists, so routing costs one call
     LIVE   (product_id, [row], watermark_at)   -> live store (and Kafka for transaction-risk)
     SIDE   [record]                             -> quarantine (late events)
     REGION (region, [RegionFact])               -> the region-activity step
+    PROGRESS (region, watermark)                -> the region-activity step: a shard's
+                                                   minimum watermark over the input partitions
 """
 
 LAND = "land"
 LIVE = "live"
 SIDE = "side"
 REGION = "region"
+PROGRESS = "progress"

@@ -1,4 +1,5 @@
-"""The per-region step: region-activity minutes, closed by the region's event-time watermark."""
+"""The per-region step: region-activity minutes, published when every customer shard's
+watermark (itself the minimum over the input partitions) has passed them."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from bytewax.operators import StatefulBatchLogic
 
 from streaming import metrics
 from streaming.outputs import LIVE, SIDE
+from streaming.partitions import DONE, NEVER
 from streaming.products.region import MINUTE_S, Minute, add_fact, minute_of, region_row
 from streaming.validate import LATE_REASON
 from tollgate.clock import utcnow
@@ -18,9 +20,8 @@ PRODUCT = "region-activity"
 
 
 # How long a published minute stays open to stragglers, past the watermark: a fact for it
-# updates the minute's row (a keyed upsert), and only facts older than this are late. Shards
-# reach this step interleaved by scheduling, so the watermark a fact meets depends on how
-# many workers run; a horizon well past that skew gives -w 1 and -w 2 the same minutes.
+# updates the minute's row (a keyed upsert), and only facts older than this (by their input
+# partition's watermark when they were read) are late.
 RETENTION_S = 300.0
 
 
@@ -29,24 +30,31 @@ class RegionState:
     region: str = ""
     open: dict = field(default_factory=dict)  # minute index -> Minute, until evicted
     dirty: set = field(default_factory=set)  # minutes changed since their row was published
-    max_at: float = float("-inf")
+    shards: dict = field(default_factory=dict)  # shard -> its minimum partition watermark
     published_before: int | None = None  # minutes before this one have been published
-    evicted_before: int | None = None  # facts for minutes before this one are late
+    evicted_before: int | None = None  # no fact can come for minutes before this one
 
 
 class RegionMinutes(StatefulBatchLogic):
-    def __init__(self, allowed_lateness_s: float, resume: bytes | None):
+    """Takes `(region, shard, [fact] | None, watermark | None)` from every customer shard."""
+
+    def __init__(self, allowed_lateness_s: float, shards: tuple[str, ...], resume: bytes | None):
         self.lateness = allowed_lateness_s
+        self.shard_names = shards
         self.s: RegionState = pickle.loads(resume) if resume else RegionState()
 
-    def on_batch(self, batches: list[tuple[str, list[tuple]]]):
+    def on_batch(self, batches: list[tuple]):
         s, side = self.s, []
         s.region = batches[0][0]
-        for at, action, amount, session_id, event_id in sorted(
-            f for _, facts in batches for f in facts
-        ):
+        facts = []
+        for _, shard, shard_facts, watermark in batches:
+            if shard_facts is not None:
+                facts.extend(shard_facts)
+            else:
+                s.shards[shard] = watermark
+        for at, action, amount, session_id, event_id, mark in sorted(facts):
             minute = minute_of(at)
-            if s.evicted_before is not None and minute < s.evicted_before:
+            if mark > NEVER and minute < minute_of(mark - RETENTION_S):
                 side.append(self._late(event_id, at))
                 continue
             m = s.open.get(minute)
@@ -54,25 +62,28 @@ class RegionMinutes(StatefulBatchLogic):
                 m = s.open[minute] = Minute()
             add_fact(m, action, amount, session_id)
             s.dirty.add(minute)
-            if at > s.max_at:
-                s.max_at = at
-        if s.max_at == float("-inf"):
-            return ([(SIDE, side)] if side else []), self.RETAIN
-        watermark_at = s.max_at - self.lateness
-        out = self._publish(minute_of(watermark_at))
-        self._evict(minute_of(watermark_at - RETENTION_S))
+        watermark = min(s.shards.get(name, NEVER) for name in self.shard_names)
+        out = []
+        if watermark == DONE:
+            out = self._publish_all()
+        elif watermark > NEVER:
+            out = self._publish(minute_of(watermark))
+            self._evict(minute_of(watermark - RETENTION_S))
         if side:
             out.append((SIDE, side))
         return out, self.RETAIN
 
     def on_eof(self):
         # The input is exhausted: every minute seen is complete.
-        if not self.s.open:
-            return [], self.RETAIN
-        return self._publish(max(self.s.open) + 1), self.RETAIN
+        return self._publish_all(), self.RETAIN
 
     def snapshot(self) -> bytes:
         return pickle.dumps(self.s, protocol=pickle.HIGHEST_PROTOCOL)
+
+    def _publish_all(self) -> list:
+        if not self.s.open:
+            return []
+        return self._publish(max(self.s.open) + 1)
 
     def _publish(self, before: int) -> list:
         """Rows of the changed minutes the watermark has passed, and the advanced watermark."""

@@ -1,64 +1,80 @@
-"""Validation: raw bytes in, events grouped by shard out, bad input to the quarantine.
+"""Validation records and routing: events grouped by shard, bad input to the quarantine.
 
 Nothing a source delivers can crash the flow: whatever `parse_event` cannot accept becomes
-a quarantine record with the raw payload and a reason code.
+a quarantine record with the raw payload and a reason code (see `streaming.partitions`).
 """
 
 from __future__ import annotations
 
 import base64
 import zlib
-from collections.abc import Iterable
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import lru_cache
 
 import msgspec
 
 from streaming import metrics
-from tollgate.clock import utcnow
 from tollgate.events import Event, InvalidEvent, Reason, event_to_json, parse_event
-from tollgate.events.fast import parse_batch
 
 QUARANTINE = "quarantine"
-# Not a contract reason: the event was valid but arrived after its window was published.
+# Not contract reasons: the event was valid, but arrived after its window was published
+# (late), or too far ahead of its partition's clock (future_timestamp).
 LATE_REASON = "late"
+FUTURE_REASON = "future_timestamp"
 
 
 # Customers recur: the shard of each recent one is remembered rather than recomputed.
 @lru_cache(maxsize=1 << 16)
 def shard_of(customer_id: str, shards: int) -> str:
     """The state shard of a customer: stable across processes and restarts (not `hash`)."""
-    return f"s{zlib.crc32(customer_id.encode()) % shards:04d}"
+    return f"s{zlib.crc32(customer_id.encode()) % shards:04d}"  # one of `shard_names`
 
 
-def validate_batch(
-    raws: Iterable[bytes | str], shards: int, now: datetime | None = None
-) -> list[tuple[str, list]]:
-    """Parse a batch; return `(shard, [Event])` per shard and `(QUARANTINE, [record])`."""
-    now = now or utcnow()
-    by_shard: dict[str, list[Event]] = {}
-    rejected: list[dict] = []
-    parsed = parse_batch(raws if isinstance(raws, list) else list(raws), now)
-    count = len(parsed)
-    for raw, event, error in parsed:
-        if event is None:
-            if isinstance(error, InvalidEvent):
-                rejected.append(quarantine_record(raw, error.reason.value, error.message, now))
-            else:  # e.g. a non-bytes item from a source
-                rejected.append(quarantine_record(raw, Reason.BAD_JSON.value, repr(error), now))
-            continue
+class RejectedRecords:
+    """Quarantine records of one batch, counted in the metrics when the batch is done."""
+
+    def __init__(self):
+        self.records: list[dict] = []
+
+    def add(self, raw: object, error: Exception | None, now: datetime) -> None:
+        if isinstance(error, InvalidEvent):
+            self.records.append(quarantine_record(raw, error.reason.value, error.message, now))
+        else:  # e.g. a non-bytes item from a source
+            self.records.append(quarantine_record(raw, Reason.BAD_JSON.value, repr(error), now))
+
+    def done(self) -> list[dict]:
+        for record in self.records:
+            metrics.QUARANTINED.labels(record["reason"]).inc()
+        return self.records
+
+
+def rejected_records() -> RejectedRecords:
+    return RejectedRecords()
+
+
+def route(batch, shards: int) -> list[tuple[str, object]]:
+    """A partition's batch as `(shard, (partition, [Event], [watermark], watermark))` for
+    every shard (each shard hears every partition's progress, events or not), and
+    `(QUARANTINE, [record])` for what the partition rejected."""
+    names = shard_names(shards)
+    events_of: dict[str, list] = {name: [] for name in names}
+    marks_of: dict[str, list] = {name: [] for name in names}
+    for event, mark in zip(batch.events, batch.watermarks, strict=True):
         shard = shard_of(event.customer_id, shards)
-        bucket = by_shard.get(shard)
-        if bucket is None:
-            bucket = by_shard[shard] = []
-        bucket.append(event)
-    metrics.EVENTS_IN.inc(count)
-    for record in rejected:
-        metrics.QUARANTINED.labels(record["reason"]).inc()
-    out: list[tuple[str, list]] = list(by_shard.items())
-    if rejected:
-        out.append((QUARANTINE, rejected))
+        events_of[shard].append(event)
+        marks_of[shard].append(mark)
+    out: list = [
+        (name, (batch.partition, events_of[name], marks_of[name], batch.watermark))
+        for name in names
+    ]
+    if batch.rejected:
+        out.append((QUARANTINE, batch.rejected))
     return out
+
+
+@lru_cache(maxsize=64)
+def shard_names(shards: int) -> tuple[str, ...]:
+    return tuple(f"s{i:04d}" for i in range(shards))
 
 
 def quarantine_record(raw: object, reason: str, message: str, now: datetime) -> dict:
@@ -77,6 +93,13 @@ def quarantine_record(raw: object, reason: str, message: str, now: datetime) -> 
         "raw_encoding": encoding,
         "received_at": now.isoformat(),
     }
+
+
+def future_record(raw: object, event: Event, limit: float, now: datetime) -> dict:
+    """A quarantine record for an event too far ahead of its partition's clock."""
+    ahead_of = datetime.fromtimestamp(limit, UTC).isoformat() if limit > 0 else "-"
+    message = f"event_time {event.event_time.isoformat()} is past {ahead_of}"
+    return quarantine_record(raw, FUTURE_REASON, message, now)
 
 
 def late_record(event: Event, product_id: str, now: datetime) -> dict:

@@ -21,13 +21,17 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    func,
+    select,
 )
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import OperationalError
 
 from tollgate.catalog import Catalog, Product
 from tollgate.db.models import UTCDateTime
 
 WATERMARKS_TABLE = "live_watermarks"
+_CREATE_LOCK_KEY = 0x7467_6C63  # "tglc": held while the live store's tables are created
 
 _TYPES = {
     "string": lambda: String(256),
@@ -57,7 +61,20 @@ class LiveStore:
         )
 
     def create_all(self, engine: Engine) -> None:
-        self.metadata.create_all(engine)
+        """Create the missing tables; safe when several processes start together."""
+        for attempt in range(3):
+            try:
+                with engine.begin() as conn:
+                    if conn.dialect.name == "postgresql":
+                        # One creator at a time: two concurrent CREATE TABLEs of one name
+                        # fail in PostgreSQL's catalog even with IF NOT EXISTS.
+                        conn.execute(select(func.pg_advisory_xact_lock(_CREATE_LOCK_KEY)))
+                    self.metadata.create_all(conn)
+                return
+            except OperationalError:
+                # SQLite: another process created a table between our check and our CREATE.
+                if engine.dialect.name != "sqlite" or attempt == 2:
+                    raise
 
     def table(self, product_id: str) -> Table:
         return self.tables[product_id]

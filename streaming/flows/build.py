@@ -15,7 +15,8 @@ from bytewax.inputs import Source
 from bytewax.outputs import Sink
 
 from streaming.customers import RISK, CustomerShard, Timing
-from streaming.outputs import LAND, LIVE, REGION, SIDE
+from streaming.outputs import LAND, LIVE, PROGRESS, REGION, SIDE
+from streaming.partitions import ClockedSource
 from streaming.recovery import stream_first_epoch
 from streaming.regions import RegionMinutes
 from streaming.sinks import (
@@ -26,7 +27,7 @@ from streaming.sinks import (
     insight_messages,
 )
 from streaming.sources import kafka_payload, kafka_source, live_synthetic
-from streaming.validate import QUARANTINE, validate_batch
+from streaming.validate import QUARANTINE, route, shard_names
 from tollgate.catalog import load_catalog
 from tollgate.db.engine import make_engine
 from tollgate.events.writers import ensure_topic
@@ -54,22 +55,28 @@ def build_flow(
     flow = Dataflow("live_products")
     if source is None:
         source = kafka_source(settings) if settings.kafka_enabled else live_synthetic(settings)
-    raw = op.input("events", flow, source)  # bytes, or KafkaSourceMessage
-    if isinstance(source, KafkaSource):
-        raw = op.map("kafka_payload", raw, kafka_payload)  # bytes
-    checked = op.flat_map_batch(
-        "validate", raw, lambda raws: validate_batch(raws, options.shards)
-    )  # (shard, [Event]) | ("quarantine", [record])
-    split = op.branch("split_rejected", checked, lambda kv: kv[0] != QUARANTINE)
+    payload = kafka_payload if isinstance(source, KafkaSource) else None
     timing = options.timing
+    clocked = ClockedSource(source, timing.clock_rules(), payload)
+    partitions = clocked.list_parts()
+    shards = shard_names(options.shards)
+    batches = op.input("events", flow, clocked)  # PartitionBatch, one per source batch
+    routed = op.flat_map(
+        "route", batches, lambda b: route(b, options.shards)
+    )  # (shard, (partition, [Event], [watermark], watermark)) | ("quarantine", [record])
+    split = op.branch("split_rejected", routed, lambda kv: kv[0] != QUARANTINE)
     per_customer = op.stateful_batch(
-        "customers", split.trues, lambda resume: CustomerShard(timing, resume)
+        "customers", split.trues, lambda resume: CustomerShard(timing, partitions, resume)
     )  # (shard, (tag, payload))
     land = op.filter_map("landing_events", per_customer, _keyed(LAND))  # (shard, [Event])
     op.output("landing", land, sinks["landing"])
-    facts = op.filter_map("region_facts", per_customer, _by_region)  # (region, (region, [fact]))
+    facts = op.filter_map(
+        "region_facts", per_customer, _by_region
+    )  # (region, (region, shard, [fact] | None, watermark | None))
     per_region = op.stateful_batch(
-        "regions", facts, lambda resume: RegionMinutes(timing.allowed_lateness_s, resume)
+        "regions",
+        facts,
+        lambda resume: RegionMinutes(timing.allowed_lateness_s, shards, resume),
     )  # (region, (tag, payload))
     produced = op.merge("products", per_customer, per_region)  # (key, (tag, payload))
     live = op.filter_map("live_rows", produced, _payload(LIVE))  # (product_id, [row], watermark)
@@ -119,5 +126,9 @@ def _payload(tag: str):
 
 
 def _by_region(kv: tuple) -> tuple | None:
-    kind, payload = kv[1]
-    return (payload[0], payload) if kind == REGION else None
+    shard, (kind, payload) = kv
+    if kind == REGION:
+        return (payload[0], (payload[0], shard, payload[1], None))
+    if kind == PROGRESS:
+        return (payload[0], (payload[0], shard, None, payload[1]))
+    return None

@@ -28,10 +28,11 @@ tune_gc()
 flow = build_flow(settings)  # raw bytes -> validate -> customers / regions -> sinks
 
 
-def jsonl_flow(directory: str, shards: int = 16, writers: int = 2) -> Dataflow:
-    """The same flow over a directory of JSONL files (each file read once)."""
+def jsonl_flow(directory: str, shards: int = 16, writers: int = 2, lanes: int = 2) -> Dataflow:
+    """The same flow over a directory of JSONL files (each file read once), split into
+    `lanes` input partitions by customer (fixed for a stream's life, like shards)."""
     options = FlowOptions(shards=shards, writers=writers)
-    return build_flow(settings, source=JsonlDirSource(directory), options=options)
+    return build_flow(settings, source=JsonlDirSource(directory, lanes=lanes), options=options)
 
 
 def synthetic_flow(start: str, count: int, customers: int = 2000) -> Dataflow:

@@ -23,6 +23,7 @@ from streamkit import (
     view,
 )
 
+from streaming.customers import Timing
 from streaming.flows.build import FlowOptions, build_flow
 from tollgate.clock import utcnow
 from tollgate.events import Reason, event_to_json
@@ -85,8 +86,11 @@ def test_stragglers_update_a_published_minute_and_older_events_are_counted_aside
     # Minute 12:00 is now past the 5-minute retention (evicted before 12:01); 12:03 is not.
     late = purchase(at=T0 + timedelta(seconds=20), amount=5000)
     straggler = purchase(at=T0 + timedelta(minutes=3, seconds=30), amount=700)
-    # One event per batch: lateness is judged against the watermark before each batch.
-    out = run_collect(settings, raw(early, first, closer, late, straggler), batch_size=1)
+    # A clock of one event (quorum 1), so that `closer` alone moves the watermark.
+    options = FlowOptions(shards=4, writers=1, timing=Timing(quorum=1))
+    out = run_collect(
+        settings, raw(early, first, closer, late, straggler), options=options, batch_size=1
+    )
     emitted = [
         r for r in live_rows(out, "region-activity") if r["minute_at"] == T0 + timedelta(minutes=3)
     ]

@@ -1,0 +1,96 @@
+"""More workers, more processes, same results: 1 worker, 2 workers and a 2-process cluster
+end with the same live store, landing zone and quarantine; so does a cluster whose
+process was killed with -9 and which was restarted."""
+
+from __future__ import annotations
+
+import signal
+import threading
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from clusterkit import finish, start, start_cluster
+from sqlalchemy import create_engine, inspect
+from streamkit import lake_contents, quarantine_contents, store_contents
+
+from tollgate.catalog import load_catalog
+from tollgate.events.generator import GeneratorConfig, SyntheticSource
+from tollgate.events.writers import write_jsonl
+from tollgate.livestore import LiveStore
+from tollgate.settings import Settings
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _outputs(data_dir: Path) -> dict:
+    url = Settings(data_dir=data_dir, _env_file=None).live_store_url
+    lake = data_dir / "lake"
+    return {
+        "store": store_contents(url),
+        "lake": lake_contents(lake),
+        "quarantine": quarantine_contents(lake),
+    }
+
+
+@pytest.fixture(scope="module")
+def replay(tmp_path_factory) -> str:
+    """A replay in three files (malformed lines, duplicates, late events), as a flow."""
+    source = tmp_path_factory.mktemp("replay")
+    config = GeneratorConfig(seed=13, customers=200, malformed_rate=0.01, duplicate_rate=0.02)
+    start_at = datetime(2026, 11, 21, 9, tzinfo=UTC)
+    write_jsonl(SyntheticSource(config).raw(start_at, count=15_000), source, lines_per_file=5_000)
+    return f"streaming.flows.live_products:jsonl_flow('{source}', shards=8, writers=2, lanes=2)"
+
+
+@pytest.mark.slow
+def test_one_worker_two_workers_and_two_processes_give_the_same_outputs(tmp_path, replay):
+    finish([start(tmp_path / "one", replay, "-w", "1")])
+    finish([start(tmp_path / "two", replay, "-w", "2")])
+    finish(start_cluster(tmp_path / "cluster", replay, 2))
+    one = _outputs(tmp_path / "one")
+    assert sum(len(rows) for rows in one["store"].values()) > 500
+    assert len(one["quarantine"]) > 100
+    assert _outputs(tmp_path / "two") == one
+    assert _outputs(tmp_path / "cluster") == one
+
+
+@pytest.mark.slow
+def test_a_cluster_restarted_after_kill_9_of_one_process_ends_exact(tmp_path, replay):
+    finish([start(tmp_path / "one", replay, "-w", "1")])
+    crashed = tmp_path / "crashed"
+    procs = start_cluster(crashed, replay, 2, "-s", "1")
+    recovery = crashed / "recovery"
+    deadline = time.monotonic() + 120
+    while not list(recovery.glob("part-*.sqlite3")) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(12)  # into the run: past start-up, some epochs committed
+    assert all(p.poll() is None for p in procs), "the run ended before the kill"
+    procs[1].send_signal(signal.SIGKILL)
+    # The survivor cannot go on without its peer; the operator restarts the whole cluster.
+    procs[0].wait(60)
+    finish(start_cluster(crashed, replay, 2))
+    assert _outputs(crashed) == _outputs(tmp_path / "one")
+
+
+def test_processes_starting_together_create_the_live_store_once(postgres_url):
+    store = LiveStore(load_catalog(ROOT / "catalog.yaml"))
+    engines = [create_engine(postgres_url) for _ in range(6)]
+    errors: list[BaseException] = []
+
+    def create(engine) -> None:
+        try:
+            store.create_all(engine)
+        except BaseException as exc:  # noqa: BLE001 - collected, asserted below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=create, args=(e,)) for e in engines]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert errors == []
+    assert set(inspect(engines[0]).get_table_names()) == set(store.metadata.tables)
+    for e in engines:
+        e.dispose()
