@@ -2,6 +2,7 @@
 
 Initialises the recovery directory (settings.recovery_dir) on first use and hands over to
 `bytewax.run`; `--no-recovery` runs without it. Any other option is bytewax.run's own.
+SIGTERM or Ctrl-C ends the input, lets the flow take its final snapshot and exits 0.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import sys
 from bytewax.errors import BytewaxRuntimeError
 
 from streaming.recovery import ensure_recovery_dir, recovery_dir_of_run
+from streaming.runtime import stop_gracefully_on_signals
 from tollgate.settings import get_settings
 
 FLOW = "streaming.flows.live_products"
@@ -39,11 +41,12 @@ def main(argv: list[str]) -> None:
     flow = flows[0] if flows else FLOW
     args = [a for a in args if a != flow]
     sys.argv = ["bytewax.run", flow, *args]
+    stop_gracefully_on_signals()
     try:
         runpy.run_module("bytewax.run", run_name="__main__", alter_sys=True)
     except (KeyboardInterrupt, BytewaxRuntimeError) as exc:
-        # Ctrl-C or SIGTERM: Bytewax stops at once and recovery resumes from the last
-        # snapshot, so a signal is a normal way to stop, not a crash.
+        # A second Ctrl-C or SIGTERM: Bytewax stops at once and recovery resumes from the
+        # last snapshot, so a signal is a normal way to stop, not a crash.
         if not _stopped_by_signal(exc):
             raise
         sys.exit(0)

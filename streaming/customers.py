@@ -28,6 +28,7 @@ from streaming.products.risk import (
     risk_row,
     score_transaction,
 )
+from streaming.runtime import stopping
 from streaming.validate import late_record
 from tollgate.clock import utcnow
 from tollgate.events import REGIONS
@@ -154,8 +155,9 @@ class CustomerShard(StatefulBatchLogic):
         return out, self.RETAIN
 
     def on_eof(self):
-        # The input is exhausted: every pane seen is complete.
-        return self._close_all(), self.RETAIN
+        # The input is exhausted: every pane seen is complete (unless the lane is stopping
+        # on a signal: then the windows are only paused until it resumes).
+        return ([] if stopping() else self._close_all()), self.RETAIN
 
     def snapshot(self) -> bytes:
         # Pickled now: later batches mutate the state in place.

@@ -23,6 +23,7 @@ from typing import Any
 from bytewax.inputs import FixedPartitionedSource, StatefulSourcePartition
 
 from streaming import metrics
+from streaming.runtime import stopping
 from streaming.validate import FUTURE_REASON, future_record, rejected_records
 from tollgate.clock import utcnow
 from tollgate.events.fast import parse_batch
@@ -90,7 +91,9 @@ class _ClockedPartition(StatefulSourcePartition):
         self.finished = False
 
     def next_batch(self) -> list[PartitionBatch]:
-        if self.finished:
+        if self.finished or stopping():
+            # Stopping on a signal ends the input here; the position and clock snapshotted
+            # last resume it exactly (no DONE watermark: the partition is paused, not over).
             raise StopIteration
         try:
             raws = self.inner.next_batch()

@@ -13,6 +13,7 @@ from streaming import metrics
 from streaming.outputs import LIVE, SIDE
 from streaming.partitions import DONE, NEVER
 from streaming.products.region import MINUTE_S, Minute, add_fact, minute_of, region_row
+from streaming.runtime import stopping
 from streaming.validate import LATE_REASON
 from tollgate.clock import utcnow
 
@@ -74,8 +75,9 @@ class RegionMinutes(StatefulBatchLogic):
         return out, self.RETAIN
 
     def on_eof(self):
-        # The input is exhausted: every minute seen is complete.
-        return self._publish_all(), self.RETAIN
+        # The input is exhausted: every minute seen is complete (unless the lane is stopping
+        # on a signal: then the minutes are only paused until it resumes).
+        return ([] if stopping() else self._publish_all()), self.RETAIN
 
     def snapshot(self) -> bytes:
         return pickle.dumps(self.s, protocol=pickle.HIGHEST_PROTOCOL)

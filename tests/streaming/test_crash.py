@@ -81,10 +81,17 @@ def _assert_same(clean: Path, crashed: Path) -> None:
     assert leftover_temp_files(crashed / "lake") == []
 
 
+@pytest.fixture(scope="module")
+def small_replay(tmp_path_factory) -> tuple[Path, Path]:
+    """A 40,000-line replay and the data directory of its uninterrupted run."""
+    tmp = tmp_path_factory.mktemp("small")
+    source = _source(tmp, 40_000)
+    return source, _clean_run(tmp, source)
+
+
 @pytest.mark.slow
-def test_kill_9_before_the_first_snapshot_lands_nothing_twice(tmp_path):
-    source = _source(tmp_path, 40_000)
-    clean = _clean_run(tmp_path, source)
+def test_kill_9_before_the_first_snapshot_lands_nothing_twice(tmp_path, small_replay):
+    source, clean = small_replay
     crashed = tmp_path / "crashed"
     recovery = crashed / "recovery"
     ensure_recovery_dir(recovery)
@@ -99,6 +106,26 @@ def test_kill_9_before_the_first_snapshot_lands_nothing_twice(tmp_path):
     assert _landed_any(crashed)
     _finish(_run(crashed, source, recovery))
     _assert_same(clean, crashed)
+
+
+@pytest.mark.slow
+def test_sigterm_exits_0_after_a_final_snapshot_and_the_restart_ends_exact(
+    tmp_path, small_replay
+):
+    source, clean = small_replay
+    stopped = tmp_path / "stopped"
+    recovery = stopped / "recovery"
+    ensure_recovery_dir(recovery)
+    proc = _run(stopped, source, recovery)
+    deadline = time.monotonic() + 60
+    while not _committed(recovery) and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert proc.poll() is None, "the run ended before the signal"
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(30) == 0, proc.stderr.read().decode()[-2000:]
+    assert lake_contents(stopped / "lake") != lake_contents(clean / "lake")  # it did stop
+    _finish(_run(stopped, source, recovery))
+    _assert_same(clean, stopped)
 
 
 @pytest.mark.slow
