@@ -109,9 +109,7 @@ def test_kill_9_before_the_first_snapshot_lands_nothing_twice(tmp_path, small_re
 
 
 @pytest.mark.slow
-def test_sigterm_exits_0_after_a_final_snapshot_and_the_restart_ends_exact(
-    tmp_path, small_replay
-):
+def test_sigterm_exits_0_after_a_final_snapshot_and_the_restart_ends_exact(tmp_path, small_replay):
     source, clean = small_replay
     stopped = tmp_path / "stopped"
     recovery = stopped / "recovery"
