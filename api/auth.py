@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import jwt
@@ -26,7 +26,13 @@ from tollgate.settings import Settings
 # Pinned: tokens are only ever HS256; anything else (none, RS256 confusion) is refused.
 JWT_ALGORITHM = "HS256"
 _KEYS, _TENANTS, _CLIENTS = ApiKey.__table__, Tenant.__table__, OAuthClient.__table__
-_TENANT_COLUMNS = (_TENANTS.c.id, _TENANTS.c.tier, _TENANTS.c.status, _TENANTS.c.allowed_regions)
+_TENANT_COLUMNS = (
+    _TENANTS.c.id,
+    _TENANTS.c.tier,
+    _TENANTS.c.status,
+    _TENANTS.c.allowed_regions,
+    _TENANTS.c.tier_since,
+)
 _KEY_LOOKUP = select(
     _KEYS.c.secret_hash, _KEYS.c.revoked_at, _KEYS.c.expires_at, *_TENANT_COLUMNS
 ).join(_TENANTS, _TENANTS.c.id == _KEYS.c.tenant_id)
@@ -42,6 +48,8 @@ class Principal:
     allowed_regions: frozenset[str] | None
     key_id: str | None = None
     client_id: str | None = None
+    # When the tenant went onto its tier (a trial's days count from here).
+    tier_since: datetime | None = None
 
 
 def _unauthorized(code: str, message: str) -> ApiError:
@@ -52,7 +60,7 @@ def _principal(row: Any, **credential: str | None) -> Principal:
     if row.status != "active":
         raise _unauthorized("tenant_suspended", "the tenant is suspended")
     regions = frozenset(row.allowed_regions) if row.allowed_regions is not None else None
-    return Principal(row.id, row.tier, regions, **credential)
+    return Principal(row.id, row.tier, regions, tier_since=row.tier_since, **credential)
 
 
 class CredentialStore:

@@ -129,7 +129,7 @@ def deliver(
         body = json.loads(cached)
         body["metadata"]["cache"] = "hit"
     else:
-        body = _body(ctx, compute(status), status, regions)
+        body = _body(ctx, _computed(ctx, route, compute, status), status, regions)
         if ttl:
             services.cache.set(key, json.dumps(body, default=str).encode(), ttl)
     watermark = body["metadata"]["watermark_at"]
@@ -152,9 +152,33 @@ def deliver(
             request_id=ctx.request.state.request_id,
             idempotency_key=idempotency_key,
             compute_ms=(time.perf_counter() - started) * 1000,
+            terms=ctx.request.state.terms,
         )
     )
     return Response(payload, media_type="application/json", headers=headers)
+
+
+def _computed(
+    ctx: DeliveryContext, route: str, compute: Callable[[StatusView], Answer], status: StatusView
+) -> Answer:
+    """The route's answer. A lookup that finds nothing is a 404, billed only when the
+    product's price says empty answers are (`bill_empty`)."""
+    try:
+        return compute(status)
+    except ApiError as exc:
+        if exc.code == "record_not_found" and ctx.product.price_at(utcnow()).bill_empty:
+            metering.record_delivery(
+                Delivery(
+                    tenant_id=ctx.principal.tenant_id,
+                    product_id=ctx.product.id,
+                    units=0,
+                    bytes=0,
+                    route=route,
+                    request_id=ctx.request.state.request_id,
+                    terms=ctx.request.state.terms,
+                )
+            )
+        raise
 
 
 def _scoped_idempotency_key(ctx: DeliveryContext, route: str, query: dict[str, Any]) -> str | None:

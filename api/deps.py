@@ -14,7 +14,9 @@ from api.services import Services
 from tollgate import audit
 from tollgate.catalog import Product, SchemaVersion
 from tollgate.clock import utcnow
+from tollgate.contracts import Terms
 from tollgate.keys import parse_api_key
+from tollgate.prices import Channel
 
 _bearer = HTTPBearer(
     auto_error=False,
@@ -112,8 +114,22 @@ ProductIdPath = Annotated[
 ]
 
 
-def _lane_product(lane: str):
-    # async: no I/O here, and a sync dependency would cost a thread hop per request.
+async def contract_terms(
+    request: Request, services: Services, principal: Principal, product: Product, channel: Channel
+) -> Terms:
+    """The terms the caller's contracts serve `product` under on `channel` (403 if none),
+    kept on the request for metering to rate the delivery with."""
+    contracts = services.contracts
+    if contracts.needs_read(principal, product):
+        terms = await services.point_read(contracts.terms_for, principal, product, channel)
+    else:
+        terms = contracts.terms_for(principal, product, channel)
+    request.state.terms = terms
+    return terms
+
+
+def _lane_product(lane: str, channel: Channel):
+    # async: no I/O on the common path, and a sync dependency would cost a thread hop.
     async def dependency(
         request: Request, services: ServicesDep, principal: PrincipalDep, product_id: ProductIdPath
     ) -> Product:
@@ -126,13 +142,15 @@ def _lane_product(lane: str):
                 {"lane": product.lane},
             )
         request.state.product = product_id
+        await contract_terms(request, services, principal, product, channel)
         return product
 
     return dependency
 
 
-LiveProductDep = Annotated[Product, Depends(_lane_product("live"))]
-BatchProductDep = Annotated[Product, Depends(_lane_product("batch"))]
+LiveProductDep = Annotated[Product, Depends(_lane_product("live", "query"))]
+PushProductDep = Annotated[Product, Depends(_lane_product("live", "push"))]
+BatchProductDep = Annotated[Product, Depends(_lane_product("batch", "query"))]
 
 
 def schema_version(

@@ -6,7 +6,8 @@ A delivery with an Idempotency-Key gets the id `<tenant>:idem:<key>:<request fin
 (`api.delivery` adds the fingerprint), so a retry is delivered again but the ledger keeps one
 record, while the key reused for another request is billed again. Any other delivery gets
 a fresh server-side id (the client-chosen X-Request-ID must not be able to suppress
-billing). Units follow the product's price model (`tollgate.usage.units_for`).
+billing). Each delivery is rated as it is recorded (`tollgate.rating.rate`): its channel,
+the contract terms the entitlement gate decided, and the price in force now.
 """
 
 from __future__ import annotations
@@ -19,9 +20,13 @@ import uuid
 from dataclasses import dataclass, field
 
 from tollgate.catalog import Catalog
+from tollgate.clock import utcnow
+from tollgate.contracts import LIST, Terms
+from tollgate.prices import Channel
+from tollgate.rating import rate
 from tollgate.settings import Settings
 from tollgate.usage import Delivery as LedgerDelivery
-from tollgate.usage import UsageLedger, delivery_kind, idempotent_delivery_id, units_for
+from tollgate.usage import UsageLedger, idempotent_delivery_id
 
 log = logging.getLogger("tollgate.api.metering")
 _ID_WIDTH = 128  # the ledger's delivery_id column
@@ -30,7 +35,8 @@ SSE_FLUSH_SECONDS = 1.0  # a subscription's messages become one ledger record at
 
 @dataclass(frozen=True)
 class Delivery:
-    """What the API delivered: `units` are the rows (or pushed messages) in the answer."""
+    """What the API delivered: `units` are the rows (or pushed messages) in the answer,
+    over `channel`, under `terms` (what the entitlement gate decided for the request)."""
 
     tenant_id: str
     product_id: str
@@ -40,12 +46,10 @@ class Delivery:
     request_id: str
     idempotency_key: str | None = None
     compute_ms: float = 0.0
-    # A caller that needs a deterministic id (a subscription's n-th batch) sets it.
+    # A caller that needs a deterministic id (a push stream's n-th batch) sets it.
     fixed_id: str | None = None
-    # Pushed messages: every message is a delivered unit whatever the price model (a
-    # per-query product bills each pushed record as one query, so how messages happen to be
-    # batched into ledger records never changes the bill).
-    streamed: bool = False
+    channel: Channel = "query"
+    terms: Terms = LIST
     _fresh_id: str = field(default_factory=lambda: uuid.uuid4().hex, repr=False)
 
     @property
@@ -63,16 +67,17 @@ class _Meter:
         self.ledger, self.catalog = ledger, catalog
 
     def to_ledger(self, d: Delivery) -> LedgerDelivery:
-        product = self.catalog.product(d.product_id)
+        now = utcnow()
+        rating = rate(self.catalog.product(d.product_id), d.channel, d.terms, d.units, now)
         return LedgerDelivery(
             delivery_id=d.delivery_id,
             tenant_id=d.tenant_id,
             product_id=d.product_id,
-            kind=delivery_kind(product),
-            units=d.units if d.streamed else units_for(product, d.units),
             bytes=d.bytes,
             compute_ms=d.compute_ms,
             route=d.route,
+            occurred_at=now,
+            **rating.fields(),
         )
 
 
@@ -119,8 +124,11 @@ class SubscriptionMeter:
     SSE_FLUSH_SECONDS and when the stream ends, with ids `<tenant>:sse:<request>:<n>`, so a
     record is never counted twice and a stream cut short loses at most the unflushed batch."""
 
-    def __init__(self, tenant_id: str, product_id: str, route: str, request_id: str) -> None:
+    def __init__(
+        self, tenant_id: str, product_id: str, route: str, request_id: str, terms: Terms = LIST
+    ) -> None:
         self.tenant_id, self.product_id, self.route = tenant_id, product_id, route
+        self.terms = terms
         self.stream_id = uuid.uuid4().hex  # not the client's X-Request-ID: see module doc
         self.request_id = request_id
         self.pending = self.pending_bytes = 0
@@ -147,7 +155,8 @@ class SubscriptionMeter:
                 route=self.route,
                 request_id=self.request_id,
                 fixed_id=f"{self.tenant_id}:sse:{self.stream_id}:{self.flushes}",
-                streamed=True,
+                channel="push",
+                terms=self.terms,
             )
         )
         self.pending = self.pending_bytes = 0

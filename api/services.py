@@ -14,6 +14,7 @@ from sqlalchemy import Engine, select
 from api.auth import CredentialStore
 from api.batchdata import BatchReader
 from api.cache import MemoryCache, RedisCache, make_cache
+from api.contracts import ContractStore
 from api.lastused import LastUsedRecorder
 from api.livedata import LiveReader
 from api.metrics import ApiMetrics
@@ -50,6 +51,7 @@ class Services:
     last_used: LastUsedRecorder
     watcher: LiveWatcher
     credentials: CredentialStore
+    contracts: ContractStore
     # Open push connections per tenant in this process, for the tier's connection limit.
     sse_open: dict[str, int] = field(default_factory=dict)
     sse_heartbeat_seconds: float = 15.0
@@ -82,6 +84,7 @@ class Services:
             last_used=LastUsedRecorder(metadata_engine),
             watcher=watcher,
             credentials=CredentialStore(metadata_engine, settings),
+            contracts=ContractStore(metadata_engine, catalog),
         )
 
     async def point_read(self, read: Callable[..., Any], *args: object) -> Any:

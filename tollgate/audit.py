@@ -7,12 +7,15 @@ events with no surrounding transaction (an auth failure, a download).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Literal
 
 from sqlalchemy.orm import Session
 
 from tollgate.db.engine import session_factory
 from tollgate.db.models import AuditEntry
+from tollgate.errors import TollgateError
 
 Outcome = Literal["success", "failure", "denied"]
 OUTCOMES: tuple[str, ...] = ("success", "failure", "denied")
@@ -58,3 +61,22 @@ def record_now(
         entry = record(session, tenant_id, actor, action, target, outcome, details)
         session.commit()
         return entry
+
+
+@contextmanager
+def audited(
+    session: Session, actor: str, action: str, target: str, tenant_id: str | None
+) -> Iterator[dict]:
+    """One audited unit of work: commit the change with a success row (carrying the details
+    the block filled in), or roll it back whole and record the refusal as a failure."""
+    details: dict = {}
+    try:
+        yield details
+        session.flush()
+    except TollgateError as exc:
+        session.rollback()
+        record(session, tenant_id, actor, action, target, "failure", {"reason": str(exc)})
+        session.commit()
+        raise
+    record(session, tenant_id, actor, action, target, "success", details)
+    session.commit()

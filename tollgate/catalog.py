@@ -8,7 +8,7 @@ catalog fails at load with a `CatalogError` naming the entry and the field, e.g.
 from __future__ import annotations
 
 import re
-from datetime import date
+from datetime import UTC, date, datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -16,8 +16,9 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from tollgate.prices import Price, check_price
+
 Lane = Literal["live", "batch"]
-PriceModel = Literal["per_query", "per_record", "subscription_monthly", "one_time"]
 ColumnType = Literal["string", "integer", "double", "boolean", "timestamp", "date"]
 
 _SCHEMA_VERSION = re.compile(r"^\d+\.\d+$")
@@ -31,11 +32,6 @@ class CatalogError(ValueError):
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class Price(_Strict):
-    model: PriceModel
-    usd: float = Field(gt=0)
 
 
 class SchemaVersion(_Strict):
@@ -93,6 +89,8 @@ class Product(_Strict):
     residency: bool = False
     freshness_sla_seconds: int = Field(gt=0)
     price: Price
+    # Later prices, each in force from its `effective_from` day (00:00 UTC) on.
+    price_changes: list[Price] = []
     schema_versions: list[SchemaVersion] = Field(min_length=1)
     columns: list[Column] = Field(min_length=1)
     quality: QualityRules = QualityRules()
@@ -101,6 +99,15 @@ class Product(_Strict):
     def schema_version(self) -> SchemaVersion:
         """The current schema version: the highest declared."""
         return max(self.schema_versions, key=lambda v: v.key)
+
+    def price_at(self, at: datetime) -> Price:
+        """The price in force at `at` (the newest change that took effect by then)."""
+        day = at.astimezone(UTC).date()
+        current = self.price
+        for change in self.price_changes:
+            if change.effective_from is not None and change.effective_from <= day:
+                current = change
+        return current
 
     @property
     def column_names(self) -> list[str]:
@@ -132,7 +139,13 @@ class Tier(_Strict):
     sse_connections: int = Field(ge=0)
     delay_seconds: int = Field(default=0, ge=0)
     sample_fraction: float = Field(default=1.0, gt=0, le=1)
+    # A trial tier: its deliveries are rated $0, and it ends this many days after it began.
+    trial_days: int | None = Field(default=None, gt=0)
     products: list[str]
+
+    @property
+    def is_trial(self) -> bool:
+        return self.trial_days is not None
 
 
 class Catalog(_Strict):
@@ -154,6 +167,15 @@ class Catalog(_Strict):
     def tiers_with(self, product_id: str) -> list[str]:
         """The tiers that may use a product, cheapest first (catalog order)."""
         return [name for name, t in self.tiers.items() if product_id in t.products]
+
+    def upgrade_tiers(self, product_id: str | None = None) -> list[str]:
+        """The tiers a trial tenant can move to (those that are not trials), cheapest first;
+        only those selling `product_id` when given."""
+        return [
+            name
+            for name, t in self.tiers.items()
+            if not t.is_trial and (product_id is None or product_id in t.products)
+        ]
 
     def live_products(self) -> list[Product]:
         return [p for p in self.products if p.lane == "live"]
@@ -221,6 +243,7 @@ def _check_references(catalog: Catalog) -> None:
         for col in sorted(p.quality.columns()):
             if col not in names:
                 raise CatalogError(f"{where}.quality: {col!r} is not a column")
+        _check_prices(p)
         versions = [v.version for v in p.schema_versions]
         if len(set(versions)) != len(versions):
             raise CatalogError(f"{where}.schema_versions: duplicate version")
@@ -231,6 +254,32 @@ def _check_references(catalog: Catalog) -> None:
     for p in catalog.products:
         if not catalog.tiers_with(p.id):
             raise CatalogError(f"products[{p.id}]: no tier sells it")
+
+
+def _check_prices(p: Product) -> None:
+    where = f"products[{p.id}]"
+    if p.price.effective_from is not None:
+        raise CatalogError(f"{where}.price.effective_from: the first price has no start date")
+    previous = None
+    for n, price in enumerate([p.price, *p.price_changes]):
+        field = "price" if n == 0 else f"price_changes[{n - 1}]"
+        fault = check_price(price, p.lane)
+        if fault is not None:
+            raise CatalogError(f"{where}.{field}.{fault[0]}: {fault[1]}")
+        if n == 0:
+            continue
+        if price.model != p.price.model:
+            raise CatalogError(
+                f"{where}.{field}.model: must stay {p.price.model} (a price change keeps the "
+                "contract; sell another product for another model)"
+            )
+        if price.effective_from is None:
+            raise CatalogError(f"{where}.{field}.effective_from: required for a price change")
+        if previous is not None and price.effective_from <= previous:
+            raise CatalogError(
+                f"{where}.{field}.effective_from: must be after {previous.isoformat()}"
+            )
+        previous = price.effective_from
 
 
 def _locate(raw: dict, loc: tuple) -> str:

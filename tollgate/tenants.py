@@ -9,41 +9,21 @@ from __future__ import annotations
 
 import re
 import secrets
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from tollgate import audit
+from tollgate.audit import audited
 from tollgate.catalog import Catalog, get_catalog
 from tollgate.clock import utcnow
 from tollgate.db.models import ApiKey, OAuthClient, Tenant
-from tollgate.errors import AlreadyExists, Conflict, InvalidRequest, NotFound, TollgateError
+from tollgate.errors import AlreadyExists, Conflict, InvalidRequest, NotFound
 from tollgate.keys import NewKey, new_api_key, new_client_secret
 
 TENANT_ID = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
 CLIENT_ID_PREFIX = "tgc_"
-
-
-@contextmanager
-def _audited(
-    session: Session, actor: str, action: str, target: str, tenant_id: str | None
-) -> Iterator[dict]:
-    """Commit the change with a success row, or roll back and record the failure."""
-    details: dict = {}
-    try:
-        yield details
-        session.flush()
-    except TollgateError as exc:
-        session.rollback()
-        audit.record(session, tenant_id, actor, action, target, "failure", {"reason": str(exc)})
-        session.commit()
-        raise
-    audit.record(session, tenant_id, actor, action, target, "success", details)
-    session.commit()
 
 
 def create_tenant(
@@ -58,7 +38,7 @@ def create_tenant(
 ) -> Tenant:
     """A new active tenant on `tier`; `allowed_regions` None means every region."""
     catalog = catalog or get_catalog()
-    with _audited(session, actor, "tenant.create", tenant_id, tenant_id) as details:
+    with audited(session, actor, "tenant.create", tenant_id, tenant_id) as details:
         if not TENANT_ID.match(tenant_id):
             raise InvalidRequest(
                 f"tenant id {tenant_id!r} must be 2-63 lowercase letters, digits or '-'"
@@ -117,7 +97,7 @@ def reactivate_tenant(session: Session, tenant_id: str, *, actor: str = "system"
 
 
 def _set_status(session: Session, tenant_id: str, status: str, action: str, actor: str) -> Tenant:
-    with _audited(session, actor, action, tenant_id, tenant_id):
+    with audited(session, actor, action, tenant_id, tenant_id):
         tenant = get_tenant(session, tenant_id)
         if tenant.status == status:
             raise Conflict(f"tenant {tenant_id!r} is already {status}")
@@ -135,7 +115,7 @@ def issue_key(
 ) -> NewKey:
     """A new API key for an active tenant. Only its hash is stored: show `plaintext` once."""
     key = new_api_key()
-    with _audited(session, actor, "key.issue", key.key_id, tenant_id) as details:
+    with audited(session, actor, "key.issue", key.key_id, tenant_id) as details:
         tenant = get_tenant(session, tenant_id)
         if tenant.status != "active":
             raise Conflict(f"tenant {tenant_id!r} is {tenant.status}; reactivate it first")
@@ -155,7 +135,7 @@ def issue_key(
 
 
 def revoke_key(session: Session, key_id: str, *, actor: str = "system") -> ApiKey:
-    with _audited(session, actor, "key.revoke", key_id, None):
+    with audited(session, actor, "key.revoke", key_id, None):
         key = session.get(ApiKey, key_id)
         if key is None:
             raise NotFound(f"no API key {key_id!r}")
@@ -181,7 +161,7 @@ def create_oauth_client(
     """(client id, client secret) for the OAuth2 client-credentials grant; secret shown once."""
     client_id = CLIENT_ID_PREFIX + secrets.token_hex(8)
     secret, secret_hash = new_client_secret()
-    with _audited(session, actor, "client.create", client_id, tenant_id):
+    with audited(session, actor, "client.create", client_id, tenant_id):
         tenant = get_tenant(session, tenant_id)
         if tenant.status != "active":
             raise Conflict(f"tenant {tenant_id!r} is {tenant.status}; reactivate it first")

@@ -24,7 +24,6 @@ from typing import Literal
 from sqlalchemy import Connection, Engine
 from sqlalchemy.dialects import postgresql, sqlite
 
-from tollgate.catalog import Product
 from tollgate.db.engine import engine_for
 from tollgate.db.models import UsageRecord
 
@@ -51,6 +50,11 @@ class Delivery:
     compute_ms: float = 0.0
     route: str = ""
     occurred_at: datetime = None  # type: ignore[assignment]  # filled in __post_init__
+    # How it was rated when it happened (tollgate.rating): the ledger keeps the price.
+    channel: str = "query"
+    unit_price_micros: int | None = None
+    price_basis: str | None = None
+    contract_id: str | None = None
 
     def __post_init__(self) -> None:
         at = self.occurred_at or datetime.now(UTC)
@@ -88,23 +92,6 @@ def idempotent_delivery_id(tenant_id: str, idempotency_key: str) -> str:
 
 def export_delivery_id(export_id: str) -> str:
     return f"export:{export_id}"
-
-
-def delivery_kind(product: Product) -> DeliveryKind:
-    """What one response of a product delivers, by the unit its price model bills."""
-    return {
-        "per_query": "query",
-        "per_record": "records",
-        "subscription_monthly": "messages",
-        "one_time": "records",
-    }[product.price.model]
-
-
-def units_for(product: Product, rows: int) -> int:
-    """Billable units of a response with `rows` rows: a per-query product bills 1 per query;
-    the others count records (per_record, one_time) or messages (subscriptions, for usage
-    reporting: the monthly fee does not depend on them)."""
-    return 1 if product.price.model == "per_query" else rows
 
 
 def insert_deliveries(conn: Connection, deliveries: list[Delivery]) -> None:

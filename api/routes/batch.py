@@ -9,6 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Query, Request, Response
 
 from api.batchdata import MAX_PAGE_SIZE, BatchQuery, Filter
+from api.contracts import purchased_version
 from api.cursor import decode_cursor, encode_cursor
 from api.delivery import Answer, DeliveryContext, deliver, not_after
 from api.deps import (
@@ -87,6 +88,7 @@ def _run(request: Request, services, principal, product, q: BatchQuery, schema, 
                 f"the snapshot {version} this cursor pages through is gone; start again",
                 {"version": version},
             )
+    version = purchased_version(services.batch.lake, request.state.terms, product.id, version)
     if version is None:
         raise ApiError(
             503,

@@ -16,6 +16,7 @@ from fastapi.responses import FileResponse
 from sqlalchemy import select
 
 from api.auth import Principal
+from api.contracts import purchased_version
 from api.delivery import not_after
 from api.deps import PrincipalDep, ServicesDep, checked_region, entitled, principal_unless_signed
 from api.errors import ApiError, error_responses
@@ -88,14 +89,17 @@ def create_export(
             422, "not_exportable", f"{product.id} is a live product; only batch products export"
         )
     regions = checked_region(services, principal, body.region)
+    terms = services.contracts.terms_for(principal, product, "export")
     lake = services.batch.lake
-    if lake.current_version(product.id) is None:
+    current = lake.current_version(product.id)
+    if current is None:
         raise ApiError(
             503,
             "not_published",
             f"{product.id} has no published snapshot yet",
             headers={"Retry-After": "300"},
         )
+    version = purchased_version(lake, terms, product.id, current)
     tier = services.catalog.tiers[principal.tier]
     delay = not_after(services, principal)
     try:
@@ -112,6 +116,8 @@ def create_export(
             regions=regions,
             not_after=delay.date() if delay else None,
             sample_fraction=tier.sample_fraction,
+            version=version,
+            terms=terms,
         )
     except RowCapExceeded as exc:
         raise ApiError(

@@ -24,6 +24,13 @@ class InvoiceLineOut(BaseModel):
     quantity: int
     unit_price_usd: Decimal
     amount_cents: int
+    channel: str | None = Field(
+        None, description="query, push or export; none on a subscription or purchase fee"
+    )
+    price_basis: str | None = Field(
+        None, description="list, trial, subscription, purchase or empty"
+    )
+    contract_id: str | None = Field(None, description="The subscription or purchase behind it")
 
 
 class InvoiceOut(BaseModel):
@@ -50,10 +57,13 @@ _INVOICE = {
         {
             "product_id": "transaction-risk",
             "price_model": "per_query",
-            "description": "11 queries",
+            "description": "11 queries x $1.50",
             "quantity": 11,
             "unit_price_usd": "1.50",
             "amount_cents": 1650,
+            "channel": "query",
+            "price_basis": "list",
+            "contract_id": None,
         }
     ],
 }

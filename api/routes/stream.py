@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import time
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Annotated
@@ -14,7 +16,7 @@ from starlette.background import BackgroundTask
 from api import metering
 from api.auth import Principal
 from api.cursor import decode_position
-from api.deps import LiveProductDep, PrincipalDep, RegionQuery, ServicesDep, checked_region
+from api.deps import PrincipalDep, PushProductDep, RegionQuery, ServicesDep, checked_region
 from api.errors import ApiError, error_responses
 from api.livedata import Position
 from api.services import Services
@@ -26,6 +28,9 @@ router = APIRouter(prefix="/v1/live", tags=["push"])
 RESUME_LIMIT = 10_000
 MAX_BATCH = 500
 ROUTE = "/v1/live/{product_id}/stream"
+# How often an open stream re-checks the contract it was opened under (a cancelled
+# subscription or an ended trial stops the stream within this many seconds).
+CONTRACT_CHECK_SECONDS = 5.0
 
 
 def _resume_position(last_event_id: str | None) -> Position | None:
@@ -84,8 +89,9 @@ async def _events(
     delay = timedelta(seconds=services.catalog.tiers[principal.tier].delay_seconds)
     last = resume
     meter = metering.SubscriptionMeter(
-        principal.tenant_id, product.id, ROUTE, request.state.request_id
+        principal.tenant_id, product.id, ROUTE, request.state.request_id, request.state.terms
     )
+    next_check = time.monotonic() + CONTRACT_CHECK_SECONDS
     try:
         backlog: list[PushEvent] = []
         # Set when more was missed than one resume replays: after this part, the client
@@ -107,6 +113,12 @@ async def _events(
                 )
                 return
             event = backlog.pop(0) if backlog else await sub.queue.get()
+            if time.monotonic() >= next_check:
+                next_check = time.monotonic() + CONTRACT_CHECK_SECONDS
+                ended = await asyncio.to_thread(_contract_ended, services, principal, product)
+                if ended is not None:
+                    yield ended
+                    return
             # Whatever else is already waiting goes out in the same write.
             batch = [event, *backlog]
             backlog = []
@@ -140,6 +152,18 @@ async def _events(
         meter.flush()
 
 
+def _contract_ended(
+    services: Services, principal: Principal, product: Product
+) -> ServerSentEvent | None:
+    """A closing event when the contract the stream was opened under no longer holds."""
+    try:
+        services.contracts.terms_for(principal, product, "push")
+    except ApiError as exc:
+        body = json.dumps({"code": exc.code, "message": exc.message, "details": exc.details})
+        return ServerSentEvent(data=body, event="contract_ended")
+    return None
+
+
 @router.get(
     "/{product_id}/stream",
     responses={
@@ -162,7 +186,7 @@ async def stream_product(
     request: Request,
     services: ServicesDep,
     principal: PrincipalDep,
-    product: LiveProductDep,
+    product: PushProductDep,
     region: RegionQuery = None,
     last_event_id: Annotated[str | None, Header(alias="Last-Event-ID", max_length=512)] = None,
 ) -> EventSourceResponse:

@@ -1,4 +1,8 @@
-"""Billing on a hand-written ledger, against totals worked out by hand in the comments."""
+"""Billing on a hand-written ledger, against totals worked out by hand in the comments.
+
+The records here carry no rating (as records written before deliveries were rated): billing
+prices them at the catalog's list price of their channel on their day. Contracts and rated
+deliveries are tested in test_contract_invoices.py."""
 
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -8,9 +12,8 @@ from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from tollgate.billing import BillingError, CostRates, price_month
-from tollgate.billing.invoices import monthly_totals
 from tollgate.billing.jobs import attribute_costs, invoice_month, margin_month, rollup_days
-from tollgate.billing.ledger_reads import read_daily_usage
+from tollgate.billing.ledger_reads import read_rated_usage
 from tollgate.catalog import load_catalog
 from tollgate.db.billing_models import Invoice, InvoiceLine, TenantCost, UsageDaily
 from tollgate.db.engine import engine_for
@@ -25,8 +28,13 @@ def at(day: int, hour: int = 12, month: int = 11) -> datetime:
     return datetime(2026, month, day, hour, tzinfo=UTC)
 
 
+CHANNEL = {"query": "query", "records": "query", "messages": "push", "export": "export"}
+
+
 def d(did, tenant, product, kind, units, when, nbytes=0, compute_ms=0.0) -> Delivery:
-    return Delivery(did, tenant, product, kind, units, nbytes, compute_ms, "/v1/x", when)
+    return Delivery(
+        did, tenant, product, kind, units, nbytes, compute_ms, "/v1/x", when, CHANNEL[kind]
+    )
 
 
 LEDGER = [
@@ -38,7 +46,7 @@ LEDGER = [
     d("r1", "acme", "customer-behavior-daily", "records", 7, at(21)),
     d("sse1", "acme", "region-activity", "messages", 1000, at(5)),
     d("dump1", "acme", "market-trends", "records", 500, at(10)),
-    d("dump2", "acme", "market-trends", "records", 500, at(2, month=12)),  # free: already bought
+    d("dump2", "acme", "market-trends", "records", 500, at(2, month=12)),
     # the last microsecond of October is not November
     d(
         "oct",
@@ -104,29 +112,34 @@ def engine(request, settings):
 def test_november_invoices_match_hand_computed_totals(engine, settings):
     catalog = load_catalog(settings.catalog_path)
     invoices = {inv.tenant_id: inv for inv in invoice_month(engine, catalog, "2026-11")}
-    acme = {line.product_id: line for line in invoices["acme"].lines}
-    assert acme["transaction-risk"].quantity == 5 and acme["transaction-risk"].amount_cents == 750
-    assert acme["customer-behavior-daily"].quantity == 130
-    assert acme["customer-behavior-daily"].amount_cents == 1300  # 130 x $0.10
-    assert acme["region-activity"].amount_cents == 2_500_000  # the monthly fee, once
-    assert acme["market-trends"].amount_cents == 5_000_000  # first delivered in November
-    assert invoices["acme"].total_cents == 750 + 1300 + 2_500_000 + 5_000_000
-    # beta's dump was charged in October; November bills only 3 records x $0.25
+    acme = {(li.product_id, li.channel): li for li in invoices["acme"].lines}
+    risk = acme[("transaction-risk", "query")]
+    assert (risk.quantity, risk.amount_cents, risk.price_basis) == (5, 750, "list")
+    assert acme[("customer-behavior-daily", "query")].amount_cents == 70  # 7 x $0.10
+    assert acme[("customer-behavior-daily", "export")].amount_cents == 1230  # 123 x $0.10
+    # Delivered without a subscription or a purchase (the gate refuses that now): usage
+    # never stands in for a contract, so neither fee is charged; the quantities still show.
+    assert acme[("region-activity", "push")].quantity == 1000
+    assert acme[("region-activity", "push")].amount_cents == 0
+    assert acme[("market-trends", "query")].amount_cents == 0
+    assert invoices["acme"].total_cents == 750 + 1300
+    # beta: 3 history records x $0.25 (and its dump delivery, at $0 without a purchase)
     assert [(li.product_id, li.amount_cents) for li in invoices["beta"].lines] == [
-        ("transaction-insights-history", 75)
+        ("market-trends", 0),
+        ("transaction-insights-history", 75),
     ]
     assert set(invoices) == {"acme", "beta"}
     with engine.connect() as conn:
         stored = dict(conn.execute(select(Invoice.tenant_id, Invoice.total_cents)).all())
         lines = conn.execute(select(InvoiceLine.amount_cents)).scalars().all()
-    assert stored == {"acme": 7_502_050, "beta": 75} and sum(lines) == 7_502_125
+    assert stored == {"acme": 2050, "beta": 75} and sum(lines) == 2125
 
 
-def test_one_time_dump_is_charged_only_in_the_month_of_first_delivery(engine, settings):
+def test_usage_alone_never_charges_a_subscription_or_a_one_time_fee(engine, settings):
     catalog = load_catalog(settings.catalog_path)
     october = {inv.tenant_id: inv.total_cents for inv in invoice_month(engine, catalog, "2026-10")}
-    assert october == {"acme": 150, "beta": 5_000_000}
-    assert invoice_month(engine, catalog, "2026-12") == []  # acme's second dump is free
+    assert october == {"acme": 150, "beta": 0}
+    assert [i.total_cents for i in invoice_month(engine, catalog, "2026-12")] == [0]
 
 
 def test_invoices_are_reproducible_and_rerun_replaces_them(engine, settings):
@@ -138,7 +151,7 @@ def test_invoices_are_reproducible_and_rerun_replaces_them(engine, settings):
     assert first == again == invoice_month(engine, catalog, "2026-11", daily_usage=rollup)
     with engine.connect() as conn:
         assert len(conn.execute(select(Invoice)).all()) == 2
-        assert len(conn.execute(select(InvoiceLine)).all()) == 5
+        assert len(conn.execute(select(InvoiceLine)).all()) == 7
 
 
 def test_daily_rollup(engine):
@@ -186,6 +199,6 @@ def test_costs_and_margins_against_hand_computed_figures(engine, settings):
 
 def test_usage_of_a_product_missing_from_the_catalog_is_an_error(engine, settings):
     write_deliveries(engine, [d("ghost", "acme", "retired-product", "query", 1, at(4))])
-    usage = monthly_totals(read_daily_usage(engine, NOV, date(2026, 12, 1)))
+    usage = read_rated_usage(engine, NOV, date(2026, 12, 1))
     with pytest.raises(BillingError, match="retired-product"):
-        price_month(load_catalog(settings.catalog_path), "2026-11", usage, set())
+        price_month(load_catalog(settings.catalog_path), "2026-11", usage)

@@ -8,7 +8,7 @@ rerun is idempotent. `jobs` strings the two together for Dagster, the CLI and th
 from tollgate.billing.costs import CostRates, TenantDayCost, TenantMonthMargin, daily_costs, margins
 from tollgate.billing.invoices import BillingError, InvoiceDraft, LineItem, price_month
 from tollgate.billing.jobs import attribute_costs, invoice_month, margin_month, rollup_days
-from tollgate.billing.ledger_reads import delivered_before, read_daily_usage
+from tollgate.billing.ledger_reads import read_daily_usage, read_rated_usage
 from tollgate.billing.queries import tenant_invoices, tenant_usage
 
 __all__ = [
@@ -20,12 +20,12 @@ __all__ = [
     "TenantMonthMargin",
     "attribute_costs",
     "daily_costs",
-    "delivered_before",
     "invoice_month",
     "margin_month",
     "margins",
     "price_month",
     "read_daily_usage",
+    "read_rated_usage",
     "rollup_days",
     "tenant_invoices",
     "tenant_usage",

@@ -1,27 +1,34 @@
-"""Monthly invoices from monthly usage: one line per product a tenant was delivered.
+"""Monthly invoices that follow what each tenant bought.
 
-How each price model bills a month:
-- per_query: queries delivered x price.
-- per_record: records delivered x price.
-- subscription_monthly: the monthly fee, once, for every month in which the tenant received
-  at least one message of the feed (the ledger is the evidence of an active subscription;
-  a month with no delivery is not billed). Messages are shown for usage reporting only.
-- one_time: the dump price, once per tenant and product ever: on the invoice of the month
-  of the tenant's first delivery of it; later deliveries are free.
-Amounts are exact: Decimal arithmetic, rounded half-up to the cent once per line.
+An invoice has a line per contract fee and a line per group of deliveries:
+- subscription: the monthly price agreed at signing, prorated by active days: the fee x
+  (UTC days of the month on which the subscription was active for any part of the day) /
+  (days in the month), whether the product was used or not;
+- one-time purchase: its price, once, on the invoice of the month it was bought;
+- deliveries: per product, channel, unit price and basis, the units delivered x the unit
+  price recorded with each delivery (the price in force then: see tollgate.rating). Trial
+  deliveries, deliveries a contract includes and empty answers show with their quantity
+  at $0. Records written before deliveries were rated are priced at the catalog price in
+  force on their day.
+Amounts are exact: integer micro-dollars, rounded half-up to the cent once per line.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
-from decimal import ROUND_HALF_UP, Decimal
+from datetime import UTC, date, datetime, time
+from decimal import Decimal
 
 import polars as pl
 
+from tollgate.billing.lines import (
+    ContractFee,
+    delivery_line,
+    purchase_line,
+    subscription_line,
+)
 from tollgate.catalog import Catalog
-
-CENT = Decimal("0.01")
+from tollgate.prices import to_micros
 
 
 class BillingError(ValueError):
@@ -36,6 +43,9 @@ class LineItem:
     quantity: int
     unit_price_usd: Decimal
     amount_cents: int
+    channel: str | None = None  # None: a contract's fee
+    price_basis: str | None = None
+    contract_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -65,61 +75,73 @@ def month_bounds(month: str) -> tuple[date, date]:
     return start, end
 
 
-def cents(usd: Decimal) -> int:
-    return int((usd.quantize(CENT, rounding=ROUND_HALF_UP) * 100).to_integral_value())
-
-
 def price_month(
     catalog: Catalog,
     month: str,
-    monthly_usage: pl.DataFrame,
-    bought_before: set[tuple[str, str]],
+    rated_usage: pl.DataFrame,
+    subscriptions: list[ContractFee] = (),  # type: ignore[assignment]
+    purchases: list[ContractFee] = (),  # type: ignore[assignment]
 ) -> list[InvoiceDraft]:
-    """Invoices for `month` from usage summed per (tenant_id, product_id) over the month
-    (columns requests, units), and the (tenant, product) pairs delivered before the month
-    (a one-time dump already charged then)."""
+    """Invoices for `month` from its rated usage (`read_rated_usage`' frame over the month)
+    and the subscriptions and purchases that touch it."""
+    start, end = month_bounds(month)
     by_tenant: dict[str, list[LineItem]] = {}
-    for row in monthly_usage.sort("tenant_id", "product_id").iter_rows(named=True):
-        tenant, product_id = row["tenant_id"], row["product_id"]
+    for sub in subscriptions:
+        line = subscription_line(catalog, sub, start, end)
+        if line is not None:
+            by_tenant.setdefault(sub.tenant_id, []).append(LineItem(**line))
+    for pur in purchases:
+        by_tenant.setdefault(pur.tenant_id, []).append(LineItem(**purchase_line(catalog, pur)))
+    for row in _month_groups(catalog, rated_usage).iter_rows(named=True):
+        line = delivery_line(catalog, row)
+        by_tenant.setdefault(row["tenant_id"], []).append(LineItem(**line))
+    return [
+        InvoiceDraft(t, month, tuple(sorted(lines, key=_line_order)))
+        for t, lines in sorted(by_tenant.items())
+    ]
+
+
+def _month_groups(catalog: Catalog, rated: pl.DataFrame) -> pl.DataFrame:
+    """The month's usage summed per tenant, product and rating; unrated records priced."""
+    for product_id in rated["product_id"].unique().to_list():
         try:
-            product = catalog.product(product_id)
+            catalog.product(product_id)
         except KeyError:
+            tenant = rated.filter(pl.col("product_id") == product_id)["tenant_id"][0]
             raise BillingError(f"{tenant} used {product_id!r}, not in the catalog") from None
-        price = Decimal(str(product.price.usd))
-        model = product.price.model
-        units = int(row["units"])
-        if model == "per_query":
-            line = LineItem(
-                product_id, model, f"{units} queries", units, price, cents(price * units)
-            )
-        elif model == "per_record":
-            line = LineItem(
-                product_id, model, f"{units} records", units, price, cents(price * units)
-            )
-        elif model == "subscription_monthly":
-            line = LineItem(
-                product_id,
-                model,
-                f"monthly subscription ({units} messages)",
-                1,
-                price,
-                cents(price),
-            )
-        else:  # one_time
-            if (tenant, product_id) in bought_before:
-                continue  # charged in the month of the first delivery, never again
-            line = LineItem(
-                product_id, model, f"one-time dump ({units} records)", 1, price, cents(price)
-            )
-        by_tenant.setdefault(tenant, []).append(line)
-    return [InvoiceDraft(t, month, tuple(lines)) for t, lines in sorted(by_tenant.items())]
+    unrated = rated.filter(pl.col("unit_price_micros").is_null())
+    if unrated.height:
+        prices = [
+            _list_micros(catalog, r["product_id"], r["channel"], r["usage_date"])
+            for r in unrated.iter_rows(named=True)
+        ]
+        priced = unrated.with_columns(
+            pl.Series("unit_price_micros", prices, dtype=pl.Int64),
+            pl.col("price_basis").fill_null("list"),
+        )
+        rated = pl.concat([rated.filter(pl.col("unit_price_micros").is_not_null()), priced])
+    keys = ["tenant_id", "product_id", "channel", "kind", "unit_price_micros", "price_basis"]
+    return (
+        rated.with_columns(pl.col("price_basis").fill_null("list"))
+        .group_by(*keys, "contract_id")
+        .agg(pl.col("units").sum())
+        .sort(*keys, "contract_id", nulls_last=True)
+    )
 
 
-def monthly_totals(daily_usage: pl.DataFrame) -> pl.DataFrame:
-    """Sum daily usage rows into one row per (tenant_id, product_id)."""
-    return daily_usage.group_by("tenant_id", "product_id").agg(
-        pl.col("requests").sum(),
-        pl.col("units").sum(),
-        pl.col("bytes").sum(),
-        pl.col("compute_ms").sum(),
+def _list_micros(catalog: Catalog, product_id: str, channel: str, day: date) -> int:
+    product = catalog.product(product_id)
+    price = product.price_at(datetime.combine(day, time(), UTC))
+    rate = price.rate(channel, product.lane)  # type: ignore[arg-type]
+    return rate.micros if rate is not None else to_micros(price.usd)
+
+
+def _line_order(line: LineItem) -> tuple:
+    return (
+        line.product_id,
+        line.channel is not None,  # a product's fees before its deliveries
+        line.channel or "",
+        line.price_basis or "",
+        -int(line.amount_cents),
+        line.contract_id or "",
     )

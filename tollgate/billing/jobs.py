@@ -16,36 +16,67 @@ from tollgate.billing.costs import (
     margins,
     stored_bytes_on,
 )
-from tollgate.billing.invoices import InvoiceDraft, month_bounds, monthly_totals, price_month
-from tollgate.billing.ledger_reads import delivered_before, read_daily_usage
+from tollgate.billing.invoices import InvoiceDraft, month_bounds, price_month
+from tollgate.billing.ledger_reads import (
+    daily_totals,
+    day_start,
+    read_daily_usage,
+    read_rated_usage,
+)
+from tollgate.billing.lines import ContractFee
 from tollgate.catalog import Catalog
+from tollgate.db.contract_models import Purchase, Subscription
 from tollgate.db.models import ExportJob
 
 
 def rollup_days(engine: Engine, start: date, end: date) -> pl.DataFrame:
-    """Roll the ledger up into usage_daily for days [start, end); returns the rows."""
-    usage = read_daily_usage(engine, start, end)
-    store.replace_usage_daily(engine, start, end, usage)
-    return usage
+    """Roll the ledger up into usage_daily for days [start, end) in one scan; returns the
+    rated rows (`read_rated_usage`), which invoices and costs take as they are."""
+    rated = read_rated_usage(engine, start, end)
+    store.replace_usage_daily(engine, start, end, daily_totals(rated))
+    return rated
 
 
 def invoice_month(
     engine: Engine, catalog: Catalog, month: str, daily_usage: pl.DataFrame | None = None
 ) -> list[InvoiceDraft]:
-    """Compute and store every tenant's invoice for `month` ('YYYY-MM') from the ledger.
+    """Compute and store every tenant's invoice for `month` ('YYYY-MM') from the ledger
+    and the contracts that touch the month.
 
-    `daily_usage`: the month's rollup (`rollup_days`' result), if already read from the
-    ledger, to save a second scan; it must cover the whole month."""
+    `daily_usage`: the month's rated rollup (`rollup_days`' result), if already read from
+    the ledger, to save a second scan; it must cover the whole month."""
     start, end = month_bounds(month)
     if daily_usage is None:
-        daily_usage = read_daily_usage(engine, start, end)
-    month_rows = pl.col("usage_date").is_between(start, end, closed="left")
-    usage = monthly_totals(daily_usage.filter(month_rows))
-    one_time = {p.id for p in catalog.products if p.price.model == "one_time"}
-    pairs = [(t, p) for t, p in usage.select("tenant_id", "product_id").rows() if p in one_time]
-    invoices = price_month(catalog, month, usage, delivered_before(engine, sorted(pairs), start))
+        daily_usage = read_rated_usage(engine, start, end)
+    usage = daily_usage.filter(pl.col("usage_date").is_between(start, end, closed="left"))
+    subscriptions, purchases = read_contract_fees(engine, start, end)
+    invoices = price_month(catalog, month, usage, subscriptions, purchases)
     store.replace_invoices(engine, month, invoices)
     return invoices
+
+
+def read_contract_fees(
+    engine: Engine, start: date, end: date
+) -> tuple[list[ContractFee], list[ContractFee]]:
+    """Subscriptions active at some time in [start, end), and purchases made in it."""
+    lo, hi = day_start(start), day_start(end)
+    s, p = Subscription, Purchase
+    with engine.connect() as conn:
+        subs = conn.execute(
+            select(s.id, s.tenant_id, s.product_id, s.price_micros, s.starts_at, s.ends_at)
+            .where(s.starts_at < hi, s.ends_at.is_(None) | (s.ends_at > lo))
+            .order_by(s.tenant_id, s.starts_at)
+        ).all()
+        buys = conn.execute(
+            select(p.id, p.tenant_id, p.product_id, p.price_micros, p.purchased_at)
+            .add_columns(p.updates_until)
+            .where(p.purchased_at >= lo, p.purchased_at < hi)
+            .order_by(p.tenant_id, p.purchased_at)
+        ).all()
+    return (
+        [ContractFee(*row) for row in subs],
+        [ContractFee(i, t, pr, m, at, None, until) for i, t, pr, m, at, until in buys],
+    )
 
 
 def attribute_costs(

@@ -1,6 +1,6 @@
 """Aggregates read from the usage ledger, computed by the database (10M rows never cross
-into Python): daily usage per tenant and product, and whether a tenant had a product
-before (which decides when a one-time dump is charged)."""
+into Python): rated usage per UTC day, tenant, product, channel and price applied, and the
+coarser daily usage per tenant and product that usage reports and costs read."""
 
 from __future__ import annotations
 
@@ -21,6 +21,16 @@ DAILY_USAGE_SCHEMA = {
     "bytes": pl.Int64,
     "compute_ms": pl.Float64,
 }
+# Daily usage split by how each delivery was rated: what invoice lines are summed from.
+RATED_KEYS = ("channel", "kind", "unit_price_micros", "price_basis", "contract_id")
+RATED_USAGE_SCHEMA = {
+    **DAILY_USAGE_SCHEMA,
+    "channel": pl.String,
+    "kind": pl.String,
+    "unit_price_micros": pl.Int64,
+    "price_basis": pl.String,
+    "contract_id": pl.String,
+}
 _L = UsageRecord
 
 
@@ -36,11 +46,13 @@ def _utc_day(engine: Engine) -> ColumnElement[str]:
     return func.substr(_L.occurred_at, 1, 10)
 
 
-def read_daily_usage(
+def read_rated_usage(
     engine: Engine, start: date, end: date, tenant_id: str | None = None
 ) -> pl.DataFrame:
-    """Delivered usage per UTC day, tenant and product for days in [start, end)."""
+    """Delivered usage per UTC day, tenant, product and rating (`RATED_KEYS`) for days in
+    [start, end), in one scan of the ledger."""
     day = _utc_day(engine).label("usage_date")
+    rated = [getattr(_L, k) for k in RATED_KEYS]
     query = (
         select(
             day,
@@ -50,10 +62,11 @@ def read_daily_usage(
             func.sum(_L.units).label("units"),
             func.sum(_L.bytes).label("bytes"),
             func.sum(_L.compute_ms).label("compute_ms"),
+            *rated,
         )
         .where(_L.occurred_at >= day_start(start), _L.occurred_at < day_start(end))
         .where(_L.status == "delivered")
-        .group_by(day, _L.tenant_id, _L.product_id)
+        .group_by(day, _L.tenant_id, _L.product_id, *rated)
     )
     if tenant_id is not None:
         query = query.where(_L.tenant_id == tenant_id)
@@ -61,30 +74,31 @@ def read_daily_usage(
         rows = conn.execute(query).all()
     frame = pl.DataFrame(
         [tuple(r) for r in rows],
-        schema={**DAILY_USAGE_SCHEMA, "usage_date": pl.String},
+        schema={**RATED_USAGE_SCHEMA, "usage_date": pl.String},
         orient="row",
     )
     return frame.with_columns(pl.col("usage_date").str.to_date()).sort(
-        "usage_date", "tenant_id", "product_id"
+        "usage_date", "tenant_id", "product_id", *RATED_KEYS, nulls_last=True
     )
 
 
-def delivered_before(
-    engine: Engine, pairs: list[tuple[str, str]], before: date
-) -> set[tuple[str, str]]:
-    """The (tenant, product) pairs among `pairs` with a delivered record before `before`.
+def daily_totals(rated: pl.DataFrame) -> pl.DataFrame:
+    """Rated usage summed per UTC day, tenant and product (the `usage_daily` grain)."""
+    return (
+        rated.group_by("usage_date", "tenant_id", "product_id")
+        .agg(
+            pl.col("requests").sum(),
+            pl.col("units").sum(),
+            pl.col("bytes").sum(),
+            pl.col("compute_ms").sum(),
+        )
+        .select(list(DAILY_USAGE_SCHEMA))
+        .sort("usage_date", "tenant_id", "product_id")
+    )
 
-    One indexed probe per pair (tenant, then time): it stops at the pair's first record, so
-    its cost does not grow with the ledger as a scan of the whole history would."""
-    found: set[tuple[str, str]] = set()
-    with engine.connect() as conn:
-        for tenant, product in pairs:
-            probe = (
-                select(_L.delivery_id)
-                .where(_L.tenant_id == tenant, _L.occurred_at < day_start(before))
-                .where(_L.product_id == product, _L.status == "delivered")
-                .limit(1)
-            )
-            if conn.execute(probe).first() is not None:
-                found.add((tenant, product))
-    return found
+
+def read_daily_usage(
+    engine: Engine, start: date, end: date, tenant_id: str | None = None
+) -> pl.DataFrame:
+    """Delivered usage per UTC day, tenant and product for days in [start, end)."""
+    return daily_totals(read_rated_usage(engine, start, end, tenant_id))

@@ -75,6 +75,9 @@ def tenant_invoices(
                 int(line["quantity"]),
                 line["unit_price_usd"],
                 int(line["amount_cents"]),
+                line["channel"],
+                line["price_basis"],
+                line["contract_id"],
             )
         )
     return [

@@ -60,6 +60,9 @@ def replace_invoices(engine: Engine, month: str, invoices: list[InvoiceDraft]) -
                 "quantity": line.quantity,
                 "unit_price_usd": line.unit_price_usd,
                 "amount_cents": line.amount_cents,
+                "channel": line.channel,
+                "price_basis": line.price_basis,
+                "contract_id": line.contract_id,
             }
             for inv in invoices
             for n, line in enumerate(inv.lines, start=1)

@@ -48,6 +48,9 @@ class Invoice(Base):
 
 
 class InvoiceLine(Base):
+    """A charge: a contract's fee (a subscription's active days, a purchase), or the
+    deliveries of one product on one channel at one unit price under one basis."""
+
     __tablename__ = "invoice_lines"
 
     invoice_id: Mapped[str] = mapped_column(String(96), primary_key=True)
@@ -58,6 +61,9 @@ class InvoiceLine(Base):
     quantity: Mapped[int] = mapped_column(BigInteger)
     unit_price_usd: Mapped[Decimal] = mapped_column(Numeric(20, 6))
     amount_cents: Mapped[int] = mapped_column(BigInteger)
+    channel: Mapped[str | None] = mapped_column(String(16), default=None)  # None: a fee
+    price_basis: Mapped[str | None] = mapped_column(String(16), default=None)
+    contract_id: Mapped[str | None] = mapped_column(String(64), default=None)
 
 
 class TenantCost(Base):

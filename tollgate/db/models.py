@@ -47,6 +47,8 @@ class Tenant(Base):
     status: Mapped[str] = mapped_column(String(16), default="active")  # active | suspended
     # None means every region; otherwise the only regions whose rows it may receive.
     allowed_regions: Mapped[list | None] = mapped_column(JSON, default=None)
+    # When the tenant went onto its tier: a trial tier's days count from here.
+    tier_since: Mapped[datetime] = mapped_column(default=utcnow)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
@@ -77,7 +79,9 @@ class OAuthClient(Base):
 
 
 class UsageRecord(Base):
-    """One billable delivery. The delivery id is the key: a delivery is recorded once."""
+    """One delivery, rated when it happened. The delivery id is the key: a delivery is
+    recorded once. Its amount is `units` x `unit_price_micros` (micro-dollars), the price in
+    force under the tenant's contract then, so recomputing an invoice never re-prices it."""
 
     __tablename__ = "usage_ledger"
 
@@ -92,6 +96,15 @@ class UsageRecord(Base):
     route: Mapped[str] = mapped_column(String(200), default="")
     occurred_at: Mapped[datetime] = mapped_column()
     recorded_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # query | push | export
+    channel: Mapped[str] = mapped_column(String(16), default="query", server_default="query")
+    # None only on records written before deliveries were rated: billing rates those at the
+    # catalog price in force on their day.
+    unit_price_micros: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    # Why that price: list | trial | subscription | purchase | empty (None: as list).
+    price_basis: Mapped[str | None] = mapped_column(String(16), default=None)
+    # The subscription or purchase the delivery was made under.
+    contract_id: Mapped[str | None] = mapped_column(String(64), default=None)
 
     __table_args__ = (
         Index("ix_usage_ledger_tenant_time", "tenant_id", "occurred_at"),

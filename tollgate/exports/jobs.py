@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from tollgate import audit
 from tollgate.catalog import Catalog, Product
 from tollgate.clock import utcnow
+from tollgate.contracts.terms import LIST, Terms
 from tollgate.db.engine import session_factory
 from tollgate.db.models import ExportJob
 from tollgate.exports.leases import (
@@ -44,6 +45,7 @@ from tollgate.exports.spec import (
 )
 from tollgate.exports.writer import write_export
 from tollgate.lake import SNAPSHOT_DATA_FILE, Lake
+from tollgate.rating import rate
 from tollgate.usage import Delivery, export_delivery_id, insert_deliveries
 
 log = logging.getLogger(__name__)
@@ -75,11 +77,14 @@ def plan_export(
     regions: Sequence[str] | None = None,
     not_after: date | None = None,
     sample_fraction: float = 1.0,
+    version: str | None = None,
+    terms: Terms = LIST,
 ) -> ExportJob:
-    """A queued job for this request, pinned to the current snapshot, counted and checked
-    against the row cap (raises ExportError or RowCapExceeded). The caller adds it.
-    `not_after` and `sample_fraction` are the tenant's tier view (delay, sample)."""
-    version, source = snapshot_source(lake, product.id)
+    """A queued job for this request, pinned to `version` (default: the current snapshot),
+    counted and checked against the row cap (raises ExportError or RowCapExceeded). The
+    caller adds it. `not_after` and `sample_fraction` are the tenant's tier view (delay,
+    sample); `terms` the contract it was asked under, which rates it when it finishes."""
+    version, source = snapshot_source(lake, product.id, version)
     spec = ExportSpec(
         product,
         source,
@@ -105,6 +110,7 @@ def plan_export(
         "regions": list(regions) if regions is not None else None,
         "not_after": not_after.isoformat() if not_after else None,
         "sample_fraction": sample_fraction,
+        "terms": terms.to_json(),
     }
     return ExportJob(
         id=f"exp_{uuid.uuid4().hex[:20]}",
@@ -155,6 +161,7 @@ def run_export_job(
             return job.status
         spec = spec_for_job(job, lake, catalog)
         tenant_id, product_id, fmt = job.tenant_id, job.product_id, job.format
+        terms = Terms.from_json(job.params["terms"]) if "terms" in job.params else LIST
     dest = lake.export_file(tenant_id, job_id, fmt)
     for stale in dest.parent.glob(f".{dest.name}.*.tmp"):  # left by a run that crashed
         stale.unlink(missing_ok=True)
@@ -169,16 +176,17 @@ def run_export_job(
                     _audit_run(session, tenant_id, job_id, "failure", {"error": str(exc)[:500]})
             return FAILED
     finished = utcnow()
+    # Delivered when finished: rated at the export price in force then, under its terms.
+    rating = rate(spec.product, "export", terms, result.rows, finished)
     delivery = Delivery(
         delivery_id=export_delivery_id(job_id),
         tenant_id=tenant_id,
         product_id=product_id,
-        kind="export",
-        units=result.rows,
         bytes=result.bytes,
         compute_ms=(time.perf_counter() - started) * 1000,
         route=EXPORT_ROUTE,
         occurred_at=finished,
+        **rating.fields(),
     )
     with sessions.begin() as session:
         owned = _finish(

@@ -179,10 +179,10 @@ def _filter_columns(spec: ExportSpec) -> set[str]:
     return cols
 
 
-def snapshot_source(lake: Lake, product_id: str) -> tuple[str, Path]:
-    """(version, data file) of the snapshot readers currently see; exports pin the version
-    so a job resumed after a restart reads the same rows."""
-    version = lake.current_version(product_id)
+def snapshot_source(lake: Lake, product_id: str, version: str | None = None) -> tuple[str, Path]:
+    """(version, data file) of `version`, or of the snapshot readers currently see; exports
+    pin the version so a job resumed after a restart reads the same rows."""
+    version = version or lake.current_version(product_id)
     if version is None:
         raise ExportError(f"{product_id} has no published snapshot yet")
     return version, lake.snapshot_dir(product_id, version) / SNAPSHOT_DATA_FILE
