@@ -18,7 +18,7 @@ from api.auth import Principal
 from api.errors import ApiError
 from tollgate.catalog import Catalog, Product
 from tollgate.clock import utcnow
-from tollgate.contracts import ContractRow, Terms, decide_terms, tenant_contracts
+from tollgate.contracts import ContractRow, Terms, check_trial, decide_terms, tenant_contracts
 from tollgate.contracts.access import granted_version
 from tollgate.errors import NotEntitled
 from tollgate.lake import Lake
@@ -50,6 +50,19 @@ class ContractStore:
             rows = tenant_contracts(session, tenant_id)
         self._rows[tenant_id] = (time.monotonic() + self.ttl_seconds, rows)
         return rows
+
+    def forget(self, tenant_id: str) -> None:
+        """Drop a tenant's cached contracts (this process just changed them)."""
+        self._rows.pop(tenant_id, None)
+
+    def check_trial(self, principal: Principal, product_id: str) -> None:
+        """403 `trial_expired` when the tenant's trial has ended (it cannot buy either)."""
+        try:
+            check_trial(
+                self.catalog, principal.tier, principal.tier_since or utcnow(), product_id, utcnow()
+            )
+        except NotEntitled as exc:
+            raise ApiError(403, exc.code, str(exc), exc.details) from None
 
     def terms_for(self, principal: Principal, product: Product, channel: Channel) -> Terms:
         """The terms of serving `product` over `channel` now; 403 with the gate's code if

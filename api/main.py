@@ -15,7 +15,18 @@ from api.edge import EdgeMiddleware
 from api.errors import install_error_handlers
 from api.exportworker import ExportWorker
 from api.requestlog import RequestLog, RequestLogMiddleware
-from api.routes import batch, exports, invoices, live, oauth, ops, products, stream, usage
+from api.routes import (
+    batch,
+    contracts,
+    exports,
+    invoices,
+    live,
+    oauth,
+    ops,
+    products,
+    stream,
+    usage,
+)
 from api.services import Services
 from tollgate.db.migrate import upgrade
 from tollgate.settings import Settings, get_settings
@@ -108,6 +119,8 @@ def create_app(settings: Settings | None = None, *, prepare_stores: bool = True)
         exports.router,
         usage.router,
         invoices.router,
+        contracts.subscriptions,
+        contracts.purchases,
     ):
         app.include_router(router)
     return app

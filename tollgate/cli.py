@@ -13,7 +13,16 @@ from sqlalchemy.exc import SQLAlchemyError
 from typer.core import TyperGroup
 
 from tollgate.catalog import CatalogError
-from tollgate.commands import clients, demo, generate, invoices, keys, load_settings, tenants
+from tollgate.commands import (
+    clients,
+    contracts,
+    demo,
+    generate,
+    invoices,
+    keys,
+    load_settings,
+    tenants,
+)
 from tollgate.errors import TollgateError
 
 
@@ -56,6 +65,8 @@ app.add_typer(tenants.app, name="tenants")
 app.add_typer(keys.app, name="keys")
 app.add_typer(clients.app, name="clients", help="Create and list OAuth2 clients.")
 app.add_typer(invoices.app, name="invoices")
+app.add_typer(contracts.subscriptions, name="subscriptions")
+app.add_typer(contracts.purchases, name="purchases")
 
 
 @app.command()

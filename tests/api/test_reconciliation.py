@@ -197,7 +197,9 @@ def test_ledger_and_invoices_reconcile_across_a_sigterm(pg_settings: Settings):
         product = "customer-behavior-daily" if "/batch/" in call.path else "transaction-risk"
         units[(call.tenant, product)] += outcome.rows if "/batch/" in call.path else 1
     for (tenant, product), n in units.items():
-        expected_cents[tenant] += int(PRICE_CENTS[product] * n)
+        # The trial tenant's deliveries are rated $0: on its invoice, with nothing to pay.
+        price = 0 if tenant == tenants["trial"][0] else PRICE_CENTS[product]
+        expected_cents[tenant] += int(price * n)
 
     engine = make_engine(pg_settings.metadata_db_url)
     with engine.connect() as conn:
@@ -208,6 +210,8 @@ def test_ledger_and_invoices_reconcile_across_a_sigterm(pg_settings: Settings):
     keyed_ids = {d.rsplit(":", 1)[0] for d, _, _ in ledger if ":idem:" in d}
     assert keyed_ids == {f"{c.tenant}:idem:{k}" for k, (c, _) in delivered.items()}
     ledger_unkeyed = Counter(t for d, t, _ in ledger if ":idem:" not in d)
+    # Billed = delivered: every record's units are what the client received.
+    assert sum(u for _, _, u in ledger) == sum(units.values())
     assert ledger_unkeyed == unkeyed
     assert len(ledger) == len(delivered) + sum(unkeyed.values())
 

@@ -5,17 +5,10 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 from sqlalchemy import func, select
 
-from tollgate.catalog import load_catalog
 from tollgate.db.engine import engine_for
 from tollgate.db.migrate import upgrade
 from tollgate.db.models import UsageRecord
-from tollgate.usage import (
-    Delivery,
-    UsageLedger,
-    delivery_kind,
-    idempotent_delivery_id,
-    units_for,
-)
+from tollgate.usage import Delivery, UsageLedger, idempotent_delivery_id
 
 AT = datetime(2026, 11, 24, 8, 0, tzinfo=UTC)
 
@@ -182,14 +175,7 @@ def test_delivery_normalises_time_to_utc_and_rejects_naive():
     assert len(Delivery("x", "t", "p", "query", 1, route="/" * 500, occurred_at=local).route) == 200
 
 
-def test_units_and_kind_follow_the_price_model(settings):
-    catalog = load_catalog(settings.catalog_path)
-    assert units_for(catalog.product("transaction-risk"), rows=40) == 1
-    assert units_for(catalog.product("customer-behavior-daily"), rows=40) == 40
-    assert units_for(catalog.product("region-activity"), rows=7) == 7
-    assert units_for(catalog.product("market-trends"), rows=12) == 12
-    assert delivery_kind(catalog.product("transaction-risk")) == "query"
-    assert delivery_kind(catalog.product("region-activity")) == "messages"
+def test_idempotent_delivery_id():
     assert idempotent_delivery_id("acme", "k1") == "acme:idem:k1"
 
 

@@ -9,13 +9,21 @@ from tollgate.contracts.subscriptions import (
     list_subscriptions,
     subscription_status,
 )
-from tollgate.contracts.terms import LIST, ContractRow, Terms, decide_terms, trial_ends_at
+from tollgate.contracts.terms import (
+    LIST,
+    ContractRow,
+    Terms,
+    check_trial,
+    decide_terms,
+    trial_ends_at,
+)
 
 __all__ = [
     "LIST",
     "ContractRow",
     "Terms",
     "cancel_subscription",
+    "check_trial",
     "create_purchase",
     "create_subscription",
     "decide_terms",

@@ -16,6 +16,13 @@ from tollgate.db.contract_models import Purchase, Subscription
 from tollgate.db.models import Tenant
 from tollgate.errors import Conflict, NotEntitled, NotFound
 
+_SOLD = {
+    "per_query": "per query",
+    "per_record": "per record",
+    "subscription_monthly": "by monthly subscription",
+    "one_time": "as a one-time purchase",
+}
+
 
 def new_id(prefix: str) -> str:
     return f"{prefix}_{secrets.token_hex(8)}"
@@ -46,7 +53,7 @@ def sold_product(catalog: Catalog, tenant: Tenant, product_id: str, model: str) 
     if product.price.model != model:
         code = "not_one_time" if model == "one_time" else "not_a_subscription"
         raise NotEntitled(
-            f"{product_id} is sold {product.price.model}, not {model}",
+            f"{product_id} is sold {_SOLD[product.price.model]}, not {_SOLD[model]}",
             code,
             {"product_id": product_id, "price_model": product.price.model},
         )

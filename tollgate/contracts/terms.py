@@ -64,6 +64,22 @@ def trial_ends_at(catalog: Catalog, tier: str, tier_since: datetime) -> datetime
     return tier_since + timedelta(days=days) if days is not None else None
 
 
+def check_trial(
+    catalog: Catalog, tier: str, tier_since: datetime, product_id: str, now: datetime
+) -> bool:
+    """True on a trial still running; NotEntitled `trial_expired` on one that has ended."""
+    ends = trial_ends_at(catalog, tier, tier_since)
+    if ends is not None and now >= ends:
+        upgrades = catalog.upgrade_tiers(product_id)
+        raise _refuse(
+            "trial_expired",
+            f"the trial ended on {ends:%Y-%m-%d %H:%M} UTC; upgrade to {' or '.join(upgrades)} "
+            f"to keep using {product_id}",
+            {"product_id": product_id, "trial_ended_at": ends.isoformat(), "upgrade_to": upgrades},
+        )
+    return ends is not None
+
+
 def decide_terms(
     catalog: Catalog,
     tier: str,
@@ -76,15 +92,7 @@ def decide_terms(
 ) -> Terms:
     """The terms `product` is served under on `channel` now, or NotEntitled with the code
     and details a buyer acts on. The tier is assumed to include the product."""
-    ends = trial_ends_at(catalog, tier, tier_since)
-    if ends is not None and now >= ends:
-        upgrades = catalog.upgrade_tiers(product.id)
-        raise _refuse(
-            "trial_expired",
-            f"the trial ended on {ends:%Y-%m-%d %H:%M} UTC; upgrade to {' or '.join(upgrades)} "
-            f"to keep using {product.id}",
-            {"product_id": product.id, "trial_ended_at": ends.isoformat(), "upgrade_to": upgrades},
-        )
+    on_trial = check_trial(catalog, tier, tier_since, product.id, now)
     price = product.price_at(now)
     if price.rate(channel, product.lane) is None:
         raise _refuse(
@@ -92,7 +100,7 @@ def decide_terms(
             f"{product.id} is not sold over {channel}",
             {"product_id": product.id, "channel": channel},
         )
-    if ends is not None:
+    if on_trial:
         return Terms("trial")
     if price.model == "subscription_monthly":
         active = [s for s in subscriptions if s.product_id == product.id and _active(s, now)]

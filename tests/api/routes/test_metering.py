@@ -159,6 +159,10 @@ def test_pushed_messages_are_metered_per_message(app, world, api_settings):
         server.should_exit = True
         thread.join(10)
     rows = [r for r in ledger(api_settings) if ":sse:" in r.delivery_id]
-    assert rows and all(r.tenant_id == tenant_id and r.kind == "query" for r in rows)
-    assert sum(r.units for r in rows) == 5  # each pushed record billed as one query
+    assert rows and all(r.tenant_id == tenant_id and r.channel == "push" for r in rows)
+    # Each pushed record is one message at the push price ($0.0005), not a $1.50 query.
+    assert {(r.kind, r.unit_price_micros, r.price_basis) for r in rows} == {
+        ("messages", 500, "list")
+    }
+    assert sum(r.units for r in rows) == 5
     assert all(r.bytes > 0 for r in rows)
