@@ -14,9 +14,11 @@ import httpx
 import pyarrow as pa
 import pyarrow.parquet as pq
 from sqlalchemy import delete, update
+from sqlalchemy.orm import Session
 
 from tollgate.catalog import load_catalog
 from tollgate.clock import utcnow
+from tollgate.contracts import create_purchase, create_subscription
 from tollgate.db.engine import make_engine
 from tollgate.db.models import ApiKey, OAuthClient, ProductStatus, Tenant
 from tollgate.keys import new_api_key, new_client_secret
@@ -40,7 +42,11 @@ class World:
 
     # -- tenants and credentials -----------------------------------------------------
     def tenant(
-        self, tier: str = "standard", regions: list[str] | None = None, status: str = "active"
+        self,
+        tier: str = "standard",
+        regions: list[str] | None = None,
+        status: str = "active",
+        tier_since: datetime | None = None,
     ) -> tuple[str, str]:
         """A tenant and one API key for it: (tenant id, plaintext key)."""
         tenant_id = f"t-{uuid.uuid4().hex[:8]}"
@@ -52,11 +58,27 @@ class World:
                     tier=tier,
                     status=status,
                     allowed_regions=regions,
+                    tier_since=tier_since or utcnow(),
                     created_at=utcnow(),
                     updated_at=utcnow(),
                 )
             )
         return tenant_id, self.key(tenant_id)
+
+    def subscribe(self, tenant_id: str, product_id: str = "region-activity") -> str:
+        """A subscription from now on, as the seller records it; returns its id."""
+        with Session(self.meta, expire_on_commit=False) as session:
+            return create_subscription(session, tenant_id, product_id, catalog=self.catalog).id
+
+    def purchase(
+        self, tenant_id: str, product_id: str = "market-trends", at: datetime | None = None
+    ) -> str:
+        """A one-time purchase made at `at` (default now); returns its id."""
+        with Session(self.meta, expire_on_commit=False) as session:
+            bought, _ = create_purchase(
+                session, tenant_id, product_id, catalog=self.catalog, now=at
+            )
+            return bought.id
 
     def key(self, tenant_id: str, expires_at: datetime | None = None) -> str:
         key = new_api_key()

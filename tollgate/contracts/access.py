@@ -3,16 +3,14 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
 from tollgate.lake import Lake
 
 
 def published_at(lake: Lake, product_id: str, version: str) -> datetime:
     """When a snapshot version was published (its manifest's `created_at`)."""
-    raw = str(lake.read_manifest(product_id, version)["created_at"]).replace("Z", "+00:00")
-    at = datetime.fromisoformat(raw)
-    return at if at.tzinfo else at.replace(tzinfo=UTC)
+    return lake.read_manifest(product_id, version).created_at
 
 
 def granted(lake: Lake, product_id: str, version: str, updates_until: datetime) -> bool:
