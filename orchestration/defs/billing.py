@@ -6,7 +6,8 @@ metadata database (each rerun replaces its day or month), where the API serves t
 
 usage_daily     per UTC day: usage per tenant and product
 tenant_costs    per UTC day: each tenant's cost of serving (compute, transfer, calls, storage)
-invoices        per month: each tenant's invoice, line items by price model
+invoices        per month: each tenant's invoice: its contracts' fees (subscriptions by active
+                days, purchases in the month bought) and its deliveries at their recorded prices
 tenant_margins  per month: revenue against cost; tenants over the alert ratio flagged
 """
 
@@ -87,8 +88,9 @@ def tenant_costs(
     group_name=GROUP,
     deps=[usage_daily],
     kinds={"sql"},
-    description="Monthly invoices with a line per product by price model (per query, per "
-    "record, monthly subscription, one-time dump), reproducible from the ledger.",
+    description="Monthly invoices that follow contracts: subscriptions prorated by active "
+    "days, one-time purchases in the month bought, deliveries at the price recorded with each "
+    "(trial and included deliveries at $0); reproducible from the ledger and contracts.",
 )
 def invoices(context: dg.AssetExecutionContext, tollgate: TollgateResource) -> dg.MaterializeResult:
     engine = engine_for(tollgate.settings().metadata_db_url)

@@ -11,13 +11,15 @@ from decimal import Decimal
 
 import dagster as dg
 import pytest
-from sqlalchemy import select
+from sqlalchemy import insert, select
 
 from orchestration.defs.billing import invoices, tenant_costs, tenant_margins, usage_daily
 from orchestration.defs.resources import TollgateResource
 from tollgate.db.billing_models import Invoice, InvoiceLine, TenantCost, TenantMargin, UsageDaily
+from tollgate.db.contract_models import Subscription
 from tollgate.db.engine import engine_for
 from tollgate.db.migrate import upgrade
+from tollgate.db.models import Tenant
 from tollgate.usage import Delivery, write_deliveries
 
 GB = 10**9
@@ -27,8 +29,8 @@ def at(day: int, hour: int = 12) -> datetime:
     return datetime(2026, 10, day, hour, tzinfo=UTC)
 
 
-def d(did, tenant, product, kind, units, when, nbytes, compute_ms) -> Delivery:
-    return Delivery(did, tenant, product, kind, units, nbytes, compute_ms, "/v1/x", when)
+def d(did, tenant, product, kind, units, when, nbytes, compute_ms, **rated) -> Delivery:
+    return Delivery(did, tenant, product, kind, units, nbytes, compute_ms, "/v1/x", when, **rated)
 
 
 LEDGER = [
@@ -37,9 +39,22 @@ LEDGER = [
         d(f"acme-q{i}", "acme", "transaction-risk", "query", 1, at(3), 1000, 100.0)
         for i in range(4)
     ),
-    # acme, Oct 4: 20 records at $0.10 (500 B, 50 ms), and a month of subscription messages
+    # acme, Oct 4: 20 records at $0.10 (500 B, 50 ms), and messages its subscription includes
     d("acme-r1", "acme", "customer-behavior-daily", "records", 20, at(4), 500, 50.0),
-    d("acme-sse1", "acme", "region-activity", "messages", 300, at(4, 23), 1500, 0.0),
+    d(
+        "acme-sse1",
+        "acme",
+        "region-activity",
+        "messages",
+        300,
+        at(4, 23),
+        1500,
+        0.0,
+        channel="push",
+        unit_price_micros=0,
+        price_basis="subscription",
+        contract_id="sub_acme",
+    ),  # fmt: skip
     # thin, Oct 3: one $1.50 query that moved 20 GB in 1 s: cost far above 70% of revenue
     d("thin-q1", "thin", "transaction-risk", "query", 1, at(3, 0), 20 * GB, 1000.0),
     # September and November: outside the month, outside its invoices
@@ -71,6 +86,15 @@ def ledger(settings):
     upgrade(settings.metadata_db_url)
     engine = engine_for(settings.metadata_db_url)
     write_deliveries(engine, LEDGER)
+    with engine.begin() as conn:
+        conn.execute(insert(Tenant).values(id="acme", name="Acme", tier="premium"))
+        # acme subscribes to region-activity at $25,000 a month from before October on
+        conn.execute(
+            insert(Subscription).values(
+                id="sub_acme", tenant_id="acme", product_id="region-activity", plan="monthly",
+                price_micros=25_000 * 10**6, starts_at=datetime(2026, 9, 15, tzinfo=UTC),
+            )
+        )  # fmt: skip
     return engine
 
 
@@ -118,11 +142,13 @@ def test_rollups_invoices_costs_and_margins(settings, ledger):
         ("acme", "customer-behavior-daily", 1, 20, 500),
         ("acme", "region-activity", 1, 300, 1500),
     ]
-    # acme: 4 x $1.50 + 20 x $0.10 + $25,000 subscription = $25,008.00; thin: $1.50
+    # acme: 4 x $1.50 + 20 x $0.10 + $25,000 subscription (31 of 31 days) = $25,008.00;
+    # the 300 messages its subscription includes show at $0. thin: $1.50
     assert totals == {"acme": 2_500_800, "thin": 150}
     assert [tuple(r) for r in lines] == [
         ("customer-behavior-daily", 20, 200),
-        ("region-activity", 1, 2_500_000),
+        ("region-activity", 31, 2_500_000),
+        ("region-activity", 300, 0),
         ("transaction-risk", 4, 600),
     ]
     assert costs == {
@@ -146,4 +172,4 @@ def test_invoices_are_reproducible(settings, ledger):
     second = _metadata(_materialize(settings, invoices, "2026-10"), "invoices")
     with ledger.connect() as conn:
         after = conn.execute(select(InvoiceLine).order_by(InvoiceLine.invoice_id)).all()
-    assert first == second and before == after and len(after) == 4
+    assert first == second and before == after and len(after) == 5
