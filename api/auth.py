@@ -74,11 +74,12 @@ class CredentialStore:
         hit = self._rows.get((kind, ident))
         if hit is not None and hit[0] > time.monotonic():
             return hit[1]
-        stmt = (
-            _KEY_LOOKUP.where(_KEYS.c.key_id == ident)
-            if kind == "key"
-            else _CLIENT_LOOKUP.where(_CLIENTS.c.client_id == ident)
-        )
+        if kind == "key":
+            stmt = _KEY_LOOKUP.where(_KEYS.c.key_id == ident)
+        elif kind == "client":
+            stmt = _CLIENT_LOOKUP.where(_CLIENTS.c.client_id == ident)
+        else:
+            stmt = select(*_TENANT_COLUMNS).where(_TENANTS.c.id == ident)
         with self.engine.connect() as conn:
             row = conn.execute(stmt).first()
         if self.ttl_seconds > 0:
@@ -133,6 +134,36 @@ class CredentialStore:
         if row is None or row.id != claims["sub"] or row.revoked_at is not None:
             raise _unauthorized("invalid_token", "the access token is not valid")
         return _principal(row, client_id=client_id)
+
+    def standing(self, principal: Principal) -> ApiError | None:
+        """Why this caller may no longer be served (credential revoked or expired, tenant
+        suspended), or None. Rows are re-read at most every `ttl_seconds`."""
+        kind = "key" if principal.key_id else "client"
+        return self.refusal(
+            f"{kind}:{principal.key_id or principal.client_id}", principal.tenant_id
+        )
+
+    def refusal(self, credential: str, tenant_id: str) -> ApiError | None:
+        """As `standing`, for a credential named `key:<id>` or `client:<id>` (or "" for the
+        tenant alone) that must belong to `tenant_id`."""
+        kind, _, ident = credential.partition(":")
+        if not credential:
+            kind, ident = "tenant", tenant_id
+        elif kind not in ("key", "client") or not ident:
+            return _unauthorized("invalid_credentials", "the credentials are not valid")
+        row = self._row(kind, ident)
+        if row is None or row.id != tenant_id:
+            return _unauthorized("invalid_credentials", "the credentials are not valid")
+        if kind != "tenant" and row.revoked_at is not None:
+            code = "key_revoked" if kind == "key" else "client_revoked"
+            return _unauthorized(
+                code, f"the {'API key' if kind == 'key' else 'client'} has been revoked"
+            )
+        if kind == "key" and row.expires_at is not None and row.expires_at <= utcnow():
+            return _unauthorized("key_expired", "the API key has expired")
+        if row.status != "active":
+            return _unauthorized("tenant_suspended", "the tenant is suspended")
+        return None
 
     def issue_token(self, client_id: str, client_secret: str) -> str:
         """A short-lived access token for valid client credentials (OAuth2 client_credentials)."""

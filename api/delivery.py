@@ -6,7 +6,6 @@ module owns what is the same for all of them, so the contract cannot drift per r
 
 from __future__ import annotations
 
-import hashlib
 import json
 import time
 from collections.abc import Callable
@@ -21,7 +20,8 @@ from api import metering
 from api.auth import Principal
 from api.cache import cache_key
 from api.errors import ApiError
-from api.metering import Delivery
+from api.idempotency import Claim, fingerprint
+from api.metering import Delivery, MeteredResponse
 from api.services import Services, StatusView
 from tollgate.catalog import Product, SchemaVersion
 from tollgate.clock import utcnow
@@ -112,9 +112,33 @@ def deliver(
     regions: list[str] | None,
     compute: Callable[[StatusView], Answer],
 ) -> Response:
+    """The answer, metered: it leaves once its ledger record is durable. With an
+    Idempotency-Key (then call it off the event loop: it reads and writes the metadata
+    database), a retry gets the stored first answer back, not billed again."""
+    claim = None
+    if ctx.idempotency_key:
+        asked = fingerprint(ctx.request, ctx.schema.version)
+        claim = ctx.services.idempotency.claim(ctx.principal.tenant_id, ctx.idempotency_key, asked)
+        if claim.stored is not None:
+            return claim.replay()
+    try:
+        return _deliver(ctx, route, query, regions, compute, claim)
+    except BaseException:
+        if claim is not None:
+            claim.release()
+        raise
+
+
+def _deliver(
+    ctx: DeliveryContext,
+    route: str,
+    query: dict[str, Any],
+    regions: list[str] | None,
+    compute: Callable[[StatusView], Answer],
+    claim: Claim | None,
+) -> Response:
     started = time.perf_counter()
     services, principal = ctx.services, ctx.principal
-    idempotency_key = _scoped_idempotency_key(ctx, route, query)
     status = gate_status(ctx)
     tier = services.catalog.tiers[principal.tier]
     ttl = tier.cache_ttl_seconds
@@ -142,20 +166,24 @@ def deliver(
     payload = json.dumps(body, default=str, separators=(",", ":")).encode()
     headers = _contract_headers(ctx, body, freshness)
     data = body["data"]
-    metering.record_delivery(
-        Delivery(
-            tenant_id=principal.tenant_id,
-            product_id=ctx.product.id,
-            units=len(data) if isinstance(data, list) else 1,
-            bytes=len(payload),
-            route=route,
-            request_id=ctx.request.state.request_id,
-            idempotency_key=idempotency_key,
-            compute_ms=(time.perf_counter() - started) * 1000,
-            terms=ctx.request.state.terms,
-        )
+    delivery = Delivery(
+        tenant_id=principal.tenant_id,
+        product_id=ctx.product.id,
+        units=len(data) if isinstance(data, list) else 1,
+        bytes=len(payload),
+        route=route,
+        request_id=ctx.request.state.request_id,
+        compute_ms=(time.perf_counter() - started) * 1000,
+        fixed_id=claim.delivery_id if claim is not None else None,
+        terms=ctx.request.state.terms,
     )
-    return Response(payload, media_type="application/json", headers=headers)
+    # The buyer's handle on this answer in its usage and invoices.
+    headers["X-Delivery-ID"] = delivery.delivery_id
+    if claim is None:
+        receipt = metering.record_delivery(delivery)
+    else:
+        receipt = claim.complete(payload, headers, metering.ledger_delivery(delivery))
+    return MeteredResponse(payload, receipt, headers)
 
 
 def _computed(
@@ -179,19 +207,6 @@ def _computed(
                 )
             )
         raise
-
-
-def _scoped_idempotency_key(ctx: DeliveryContext, route: str, query: dict[str, Any]) -> str | None:
-    """The client's key plus a fingerprint of what was asked for.
-
-    A retry (same key, same request) is billed once; the same key sent with another request
-    is another delivery, billed again, so one reused key cannot make every answer free.
-    """
-    if not ctx.idempotency_key:
-        return None
-    asked = [ctx.product.id, route, ctx.schema.version, query]
-    digest = hashlib.sha256(json.dumps(asked, sort_keys=True, default=str).encode()).hexdigest()
-    return f"{ctx.idempotency_key}:{digest[:12]}"
 
 
 def _contract_headers(ctx: DeliveryContext, body: dict, freshness: float | None) -> dict[str, str]:

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import re
+from datetime import date, datetime
 from typing import Annotated
 
 from fastapi import Depends, Header, Path, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BeforeValidator
 
 from api.auth import Principal
 from api.errors import ApiError
@@ -36,8 +39,11 @@ async def current_principal(
     services: ServicesDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
-    """Authenticate, then spend one request of the tenant's hourly budget (or refuse with 429)."""
+    """Authenticate, then spend one request of the tenant's hourly budget (or refuse with 429).
+    An address that failed to authenticate too often is refused (429) before any check."""
     token = credentials.credentials if credentials else None
+    address = client_address(request)
+    await refuse_repeated_failures(services, address)
     # Only database and Redis reads go to a thread; the common path stays on the event loop.
     store = services.credentials
     try:
@@ -46,7 +52,7 @@ async def current_principal(
         else:
             principal = await asyncio.to_thread(store.authenticate, token)
     except ApiError as exc:
-        await asyncio.to_thread(_audit_auth_failure, services, token, exc.code, request.url.path)
+        await asyncio.to_thread(_auth_failed, services, address, token, exc.code, request.url.path)
         raise
     request.state.tier = principal.tier
     request.state.tenant_id = principal.tenant_id
@@ -72,7 +78,29 @@ async def current_principal(
 PrincipalDep = Annotated[Principal, Depends(current_principal)]
 
 
-def _audit_auth_failure(services: Services, token: str | None, code: str, path: str) -> None:
+def client_address(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+async def refuse_repeated_failures(services: Services, address: str) -> None:
+    """429 with Retry-After for an address that failed to authenticate too often."""
+    throttle = services.failed_logins
+    if services.limits.in_memory:
+        wait = throttle.retry_after(address)
+    else:
+        wait = await asyncio.to_thread(throttle.retry_after, address)
+    if wait is not None:
+        raise ApiError(
+            429,
+            "too_many_failed_logins",
+            "too many failed authentications from this address; wait before trying again",
+            {"retry_after_seconds": wait},
+            headers={"Retry-After": str(wait)},
+        )
+
+
+def _auth_failed(services: Services, address: str, token: str | None, code: str, path: str) -> None:
+    services.failed_logins.failed(address)
     parsed = parse_api_key(token) if token else None
     actor = f"key:{parsed[0]}" if parsed else ("anonymous" if not token else "bearer-token")
     audit.record_now(
@@ -184,7 +212,12 @@ IdempotencyKeyHeader = Annotated[
         alias="Idempotency-Key",
         max_length=128,
         pattern=r"^[A-Za-z0-9._:-]+$",
-        description="Retries with the same key are billed once.",
+        description=(
+            "Makes retries safe: a retry of the same request with the same key within 24 h "
+            "gets the first answer back (header `Idempotent-Replayed: true`) and is not "
+            "billed again. The key sent with a different request is refused (422); a retry "
+            "while the first request is still being answered gets 409."
+        ),
         examples=["order-42-retry"],
     ),
 ]
@@ -213,6 +246,30 @@ def checked_region(
         return [region]
     return sorted(allowed) if allowed is not None else None
 
+
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def _iso_date(value: object) -> object:
+    # pydantic would also take a number (a Unix time): `date_to=0` must not mean 1970-01-01.
+    if isinstance(value, date):
+        return value
+    if not isinstance(value, str) or not _ISO_DATE.match(value):
+        raise ValueError("a date is written YYYY-MM-DD")
+    return value
+
+
+def _iso_datetime(value: object) -> object:
+    if isinstance(value, datetime):
+        return value
+    if not isinstance(value, str) or not _ISO_DATE.match(value[:10]):
+        raise ValueError("a date-time is written as in RFC 3339, e.g. 2026-11-24T08:00:00Z")
+    return value
+
+
+# Dates and times as the OpenAPI schema states them (format date / date-time), nothing else.
+IsoDate = Annotated[date, BeforeValidator(_iso_date)]
+IsoDateTime = Annotated[datetime, BeforeValidator(_iso_datetime)]
 
 RegionQuery = Annotated[
     str | None, Query(description="Only rows of this region.", examples=["EU"], max_length=32)

@@ -1,6 +1,7 @@
 """The outermost layer of every request (pure ASGI, so push streams pass straight through).
 
-It assigns the request id, refuses bodies over the limit (413) before any route reads them,
+It assigns the request id, refuses heads over the limit (431; `api.server` stops them
+earlier still, while they arrive) and bodies over the limit (413) before any route reads them,
 adds the rate-limit headers decided during the request to whatever response goes out,
 and records latency and status metrics.
 """
@@ -16,6 +17,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.errors import error_response
 from api.metrics import ApiMetrics
+from api.server import HEAD_LIMIT_BYTES
 
 # The seed's gateway caps query bodies at 1 KB.
 BODY_LIMIT_BYTES = 1024
@@ -37,9 +39,13 @@ class EdgeMiddleware:
         state = scope.setdefault("state", {})
         state["request_id"] = request_id
 
+        if sum(len(n) + len(v) for n, v in scope["headers"]) > HEAD_LIMIT_BYTES:
+            await self._refuse(scope, receive, send, request_id, started, 431)
+            return
+
         declared = headers.get(b"content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > BODY_LIMIT_BYTES):
-            await self._refuse_too_large(scope, receive, send, request_id, started)
+            await self._refuse(scope, receive, send, request_id, started, 413)
             return
 
         if declared is None and scope["method"] in ("POST", "PUT", "PATCH"):
@@ -52,7 +58,7 @@ class EdgeMiddleware:
                 body += message.get("body", b"")
                 more = message.get("more_body", False)
             if len(body) > BODY_LIMIT_BYTES:
-                await self._refuse_too_large(scope, receive, send, request_id, started)
+                await self._refuse(scope, receive, send, request_id, started, 413)
                 return
             replayed = False
 
@@ -76,18 +82,29 @@ class EdgeMiddleware:
 
         await self.app(scope, receive, send_with_headers)
 
-    async def _refuse_too_large(
-        self, scope: Scope, receive: Receive, send: Send, request_id: str, started: float
+    async def _refuse(
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        request_id: str,
+        started: float,
+        status: int,
     ) -> None:
+        code, what, limit = (
+            ("payload_too_large", "request bodies", BODY_LIMIT_BYTES)
+            if status == 413
+            else ("headers_too_large", "request line and headers", HEAD_LIMIT_BYTES)
+        )
         response = error_response(
-            413,
-            "payload_too_large",
-            f"request bodies are limited to {BODY_LIMIT_BYTES} bytes",
-            {"limit_bytes": BODY_LIMIT_BYTES},
+            status,
+            code,
+            f"{what} are limited to {limit} bytes",
+            {"limit_bytes": limit},
             {"X-Request-ID": request_id},
         )
         await response(scope, receive, send)
-        self._observe(scope, 413, started)
+        self._observe(scope, status, started)
 
     def _observe(self, scope: Scope, status: int, started: float) -> None:
         route = getattr(scope.get("route"), "path", None) or "unmatched"

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 from typing import Literal
 
 from pydantic import BaseModel, Field
+
+from api.deps import IsoDate
 
 FilterValue = str | int | float | bool
 
@@ -13,13 +15,13 @@ FilterValue = str | int | float | bool
 class ExportRequest(BaseModel):
     product_id: str = Field(max_length=64, examples=["customer-behavior-daily"])
     format: Literal["csv", "parquet", "jsonl"] = "csv"
-    date_from: date | None = Field(default=None, description="Inclusive, on the time column")
-    date_to: date | None = Field(default=None, description="Inclusive")
+    date_from: IsoDate | None = Field(default=None, description="Inclusive, on the time column")
+    date_to: IsoDate | None = Field(default=None, description="Inclusive")
     filters: dict[str, FilterValue | list[FilterValue]] = Field(
         default_factory=dict, max_length=10, description="column -> value or list of values"
     )
     columns: list[str] | None = Field(default=None, max_length=100)
-    region: str | None = Field(default=None, max_length=32)
+    region: str | None = Field(default=None, min_length=1, max_length=32)
 
 
 class ExportStatus(BaseModel):

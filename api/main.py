@@ -14,6 +14,7 @@ from api import metering
 from api.edge import EdgeMiddleware
 from api.errors import install_error_handlers
 from api.exportworker import ExportWorker
+from api.idempotency import purge_expired_keys
 from api.requestlog import RequestLog, RequestLogMiddleware
 from api.routes import (
     batch,
@@ -71,8 +72,11 @@ def create_app(settings: Settings | None = None, *, prepare_stores: bool = True)
         worker.start()
         tasks = [
             asyncio.create_task(services.watcher.run()),
+            asyncio.create_task(services.stream_guard.run()),
+            asyncio.create_task(services.connections.run()),
             asyncio.create_task(services.last_used.run()),
             asyncio.create_task(request_log.run()),
+            asyncio.create_task(purge_expired_keys(services.idempotency)),
         ]
         # Startup objects live for the whole process: keep full collections from rescanning
         # them, which would otherwise stall every open push stream at once.
@@ -102,6 +106,8 @@ def create_app(settings: Settings | None = None, *, prepare_stores: bool = True)
         version=services.catalog.api_version,
         description=DESCRIPTION,
         lifespan=lifespan,
+        # A trailing-slash redirect would be built from the Host header (an open redirect).
+        redirect_slashes=False,
     )
     app.state.services = services
     app.state.export_worker = worker

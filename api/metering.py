@@ -1,24 +1,31 @@
 """The metering hook: every successful product delivery passes through `record_delivery`.
 
 One process-wide `UsageLedger` (started in the app's lifespan by `start_metering`, closed,
-so flushed, by `stop_metering` on shutdown or SIGTERM) receives them off the request path.
-A delivery with an Idempotency-Key gets the id `<tenant>:idem:<key>:<request fingerprint>`
-(`api.delivery` adds the fingerprint), so a retry is delivered again but the ledger keeps one
-record, while the key reused for another request is billed again. Any other delivery gets
-a fresh server-side id (the client-chosen X-Request-ID must not be able to suppress
-billing). Each delivery is rated as it is recorded (`tollgate.rating.rate`): its channel,
-the contract terms the entitlement gate decided, and the price in force now.
+so written to the database, by `stop_metering` on shutdown or SIGTERM) journals each
+delivery; `record_delivery` returns a `Receipt`, and the answer leaves only once the
+receipt is durable (`MeteredResponse`), so a kill -9 never loses an answered delivery.
+When the client is gone before the answer is sent, the receipt voids it with a reversal.
+A delivery with an Idempotency-Key has the id its stored answer chose (`api.idempotency`);
+any other gets a fresh server-side id (the client-chosen X-Request-ID must not be able to
+suppress billing). Each delivery is rated as it is recorded (`tollgate.rating.rate`): its
+channel, the contract terms the entitlement gate decided, and the price in force now.
 """
 
 from __future__ import annotations
 
-import hashlib
+import asyncio
+import contextlib
 import logging
 import threading
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
+import anyio
+from fastapi import Response
+from starlette.types import Receive, Scope, Send
+
+from api.errors import ApiError, error_response
 from tollgate.catalog import Catalog
 from tollgate.clock import utcnow
 from tollgate.contracts import LIST, Terms
@@ -26,11 +33,11 @@ from tollgate.prices import Channel
 from tollgate.rating import rate
 from tollgate.settings import Settings
 from tollgate.usage import Delivery as LedgerDelivery
-from tollgate.usage import UsageLedger, idempotent_delivery_id
+from tollgate.usage_journal import JournalError
+from tollgate.usage_writer import UsageLedger
 
 log = logging.getLogger("tollgate.api.metering")
-_ID_WIDTH = 128  # the ledger's delivery_id column
-SSE_FLUSH_SECONDS = 1.0  # a subscription's messages become one ledger record at most this often
+SSE_WINDOW_SECONDS = 1.0  # a push stream's messages make one ledger record per window
 
 
 @dataclass(frozen=True)
@@ -44,9 +51,8 @@ class Delivery:
     bytes: int
     route: str
     request_id: str
-    idempotency_key: str | None = None
     compute_ms: float = 0.0
-    # A caller that needs a deterministic id (a push stream's n-th batch) sets it.
+    # A caller that needs a deterministic id (a stored idempotent answer's, a push window's).
     fixed_id: str | None = None
     channel: Channel = "query"
     terms: Terms = LIST
@@ -54,11 +60,6 @@ class Delivery:
 
     @property
     def delivery_id(self) -> str:
-        if self.idempotency_key:
-            key = self.idempotency_key
-            if len(idempotent_delivery_id(self.tenant_id, key)) > _ID_WIDTH:
-                key = hashlib.sha256(key.encode()).hexdigest()[:48]  # still one id per key
-            return idempotent_delivery_id(self.tenant_id, key)
         return self.fixed_id or f"{self.tenant_id}:req:{self._fresh_id}"
 
 
@@ -85,10 +86,14 @@ _meter: _Meter | None = None
 _lock = threading.Lock()
 
 
+def journal_dir(settings: Settings):
+    return settings.data_dir / "usage-journal"
+
+
 def start_metering(settings: Settings, catalog: Catalog) -> UsageLedger:
-    """Start this process's ledger (replaying spills an earlier run left)."""
+    """Start this process's ledger (replaying what an earlier run left in the journal)."""
     global _meter
-    ledger = UsageLedger(settings.metadata_db_url, settings.data_dir / "usage-spill")
+    ledger = UsageLedger(settings.metadata_db_url, journal_dir(settings))
     ledger.start()
     with _lock:
         if _meter is not None:
@@ -106,23 +111,100 @@ def stop_metering() -> None:
         meter.ledger.close()
 
 
-def record_delivery(delivery: Delivery) -> None:
-    """Record one billable delivery; returns at once (the ledger writes in batches)."""
+def ledger_delivery(delivery: Delivery) -> LedgerDelivery | None:
+    """The ledger record of a delivery (None with no ledger running: a bare unit test)."""
     meter = _meter
     if meter is None:
-        # Only an app built without its lifespan (a bare unit test) gets here.
         log.warning("no usage ledger running: delivery %s not metered", delivery.delivery_id)
-        return
+        return None
+    return meter.to_ledger(delivery)
+
+
+def record_delivery(delivery: Delivery) -> Receipt | None:
+    """Journal one billable delivery; send its answer only once the receipt is durable.
+
+    Raises a 503 `metering_unavailable` when the journal cannot take it: an answer that
+    cannot be billed is not given."""
+    meter = _meter
+    record = ledger_delivery(delivery)
+    if meter is None or record is None:
+        return None
     try:
-        meter.ledger.record(meter.to_ledger(delivery))
-    except (KeyError, ValueError):  # the answer went out; a metering bug must not fail it
-        log.exception("delivery %s could not be metered", delivery.delivery_id)
+        return Receipt(meter.ledger, meter.ledger.record(record), record)
+    except JournalError:
+        log.exception("delivery %s could not be journaled", delivery.delivery_id)
+        raise _unavailable() from None
+
+
+def _unavailable() -> ApiError:
+    return ApiError(
+        503,
+        "metering_unavailable",
+        "the answer could not be metered; nothing was billed, try again",
+        headers={"Retry-After": "1"},
+    )
+
+
+class Receipt:
+    """A journaled delivery: await `durable()` before its answer goes out; `void()` it when
+    the answer was not sent."""
+
+    def __init__(self, ledger: UsageLedger, ticket: int, delivery: LedgerDelivery) -> None:
+        self.ledger, self.ticket, self.delivery = ledger, ticket, delivery
+
+    async def durable(self) -> None:
+        await self.ledger.durable(self.ticket)
+
+    async def void(self) -> None:
+        self.ledger.void(self.delivery)
+
+
+async def client_gone(receive: Receive) -> bool:
+    """True when the client has already closed the connection (without waiting for it)."""
+    with anyio.CancelScope() as scope:
+        scope.cancel()  # every receive below returns at once, or is cancelled
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return True
+    return False
+
+
+class MeteredResponse(Response):
+    """A JSON answer that leaves only once its delivery is durable in the ledger, and is
+    voided instead of sent when the client has gone."""
+
+    media_type = "application/json"
+
+    def __init__(self, content: bytes, receipt, headers: dict[str, str]) -> None:
+        super().__init__(content, headers=headers)
+        self.receipt = receipt
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        receipt = self.receipt
+        if receipt is not None:
+            try:
+                await receipt.durable()
+            except JournalError:
+                await _unavailable_response()(scope, receive, send)
+                return
+            if await client_gone(receive):
+                await receipt.void()
+                return
+        await super().__call__(scope, receive, send)
+
+
+def _unavailable_response() -> Response:
+    e = _unavailable()
+    return error_response(e.status, e.code, e.message, e.details, e.headers)
 
 
 class SubscriptionMeter:
-    """Meters one push subscription: messages sent are recorded as a ledger record every
-    SSE_FLUSH_SECONDS and when the stream ends, with ids `<tenant>:sse:<request>:<n>`, so a
-    record is never counted twice and a stream cut short loses at most the unflushed batch."""
+    """Meters one push stream in window records `<tenant>:sse:<stream>:<n>` (a new window
+    every SSE_WINDOW_SECONDS). Before each write goes out, `before_send` journals the
+    window's record with its units so far, and waits until that is durable: a kill -9 loses
+    nothing sent, and a record rewritten as its window grows is still one record. A write
+    cancelled before it went out (the client left) is voided by a reversal of its units."""
 
     def __init__(
         self, tenant_id: str, product_id: str, route: str, request_id: str, terms: Terms = LIST
@@ -131,32 +213,63 @@ class SubscriptionMeter:
         self.terms = terms
         self.stream_id = uuid.uuid4().hex  # not the client's X-Request-ID: see module doc
         self.request_id = request_id
-        self.pending = self.pending_bytes = 0
-        self.flushes = 0
-        self.last_flush = time.monotonic()
+        self.window = 0
+        self.window_started = 0.0
+        self.units = self.bytes = 0  # in the current window
+        self.voids = 0
 
-    def sent(self, messages: int, nbytes: int) -> None:
-        self.pending += messages
-        self.pending_bytes += nbytes
-        if time.monotonic() - self.last_flush >= SSE_FLUSH_SECONDS:
-            self.flush()
+    def _window_id(self) -> str:
+        return f"{self.tenant_id}:sse:{self.stream_id}:{self.window}"
 
-    def flush(self) -> None:
-        self.last_flush = time.monotonic()
-        if not self.pending:
-            return
-        self.flushes += 1
-        record_delivery(
+    async def before_send(self, messages: int, nbytes: int) -> None:
+        """Return once `messages` (of `nbytes`) about to be written are durably metered."""
+        now = time.monotonic()
+        if not self.window or now - self.window_started >= SSE_WINDOW_SECONDS:
+            self.window, self.window_started = self.window + 1, now
+            self.units = self.bytes = 0
+        self.units += messages
+        self.bytes += nbytes
+        receipt = record_delivery(
             Delivery(
                 tenant_id=self.tenant_id,
                 product_id=self.product_id,
-                units=self.pending,
-                bytes=self.pending_bytes,
+                units=self.units,
+                bytes=self.bytes,
                 route=self.route,
                 request_id=self.request_id,
-                fixed_id=f"{self.tenant_id}:sse:{self.stream_id}:{self.flushes}",
+                fixed_id=self._window_id(),
                 channel="push",
                 terms=self.terms,
             )
         )
-        self.pending = self.pending_bytes = 0
+        if receipt is None:
+            return
+        try:
+            await receipt.durable()
+        except asyncio.CancelledError:  # the client left: this write will not be sent
+            self._void(receipt.delivery, messages, nbytes)
+            raise
+
+    def _void(self, window: LedgerDelivery, messages: int, nbytes: int) -> None:
+        meter = _meter
+        if meter is None:
+            return
+        self.voids += 1
+        # The unsent part, rated as the window was, then reversed under an id of its own.
+        unsent = meter.to_ledger(
+            Delivery(
+                tenant_id=self.tenant_id,
+                product_id=self.product_id,
+                units=messages,
+                bytes=nbytes,
+                route=self.route,
+                request_id=self.request_id,
+                fixed_id=window.delivery_id,
+                channel="push",
+                terms=self.terms,
+            )
+        )
+        reversal = replace(unsent, occurred_at=window.occurred_at).reversal()
+        reversal = replace(reversal, delivery_id=f"{reversal.delivery_id}:{self.voids}")
+        with contextlib.suppress(JournalError):  # a journal that failed holds no record to void
+            meter.ledger.record(reversal)

@@ -14,11 +14,14 @@ from sqlalchemy import Engine, select
 from api.auth import CredentialStore
 from api.batchdata import BatchReader
 from api.cache import MemoryCache, RedisCache, make_cache
+from api.connections import ConnectionBudget
 from api.contracts import ContractStore
+from api.idempotency import IdempotencyStore
 from api.lastused import LastUsedRecorder
 from api.livedata import LiveReader
 from api.metrics import ApiMetrics
-from api.ratelimit import TenantRateLimits
+from api.ratelimit import FailedLogins, TenantRateLimits, make_storage
+from api.streamguard import StreamGuard
 from api.watcher import LiveWatcher
 from tollgate.catalog import Catalog, load_catalog
 from tollgate.db.engine import make_engine
@@ -46,14 +49,16 @@ class Services:
     live: LiveReader
     batch: BatchReader
     limits: TenantRateLimits
+    failed_logins: FailedLogins
+    connections: ConnectionBudget
     cache: MemoryCache | RedisCache
     metrics: ApiMetrics
     last_used: LastUsedRecorder
     watcher: LiveWatcher
     credentials: CredentialStore
     contracts: ContractStore
-    # Open push connections per tenant in this process, for the tier's connection limit.
-    sse_open: dict[str, int] = field(default_factory=dict)
+    idempotency: IdempotencyStore
+    stream_guard: StreamGuard
     sse_heartbeat_seconds: float = 15.0
     # Product status and watermarks are read this often at most per process, not per
     # request: a quality verdict or a watermark reaches answers within this many seconds.
@@ -70,6 +75,8 @@ class Services:
         metrics = ApiMetrics()
         watcher = LiveWatcher(live, catalog)
         watcher.on_drop = lambda product_id: metrics.sse_dropped.labels(product_id).inc()
+        credentials = CredentialStore(metadata_engine, settings)
+        counters = make_storage(settings.redis_url, settings.data_dir / "ratelimits")
         return cls(
             settings=settings,
             catalog=catalog,
@@ -78,13 +85,17 @@ class Services:
             live_store=store,
             live=live,
             batch=BatchReader(Lake.from_settings(settings)),
-            limits=TenantRateLimits(catalog, settings.redis_url),
+            limits=TenantRateLimits(catalog, counters),
+            failed_logins=FailedLogins(counters),
+            connections=ConnectionBudget(settings.redis_url),
             cache=make_cache(settings.redis_url),
             metrics=metrics,
             last_used=LastUsedRecorder(metadata_engine),
             watcher=watcher,
-            credentials=CredentialStore(metadata_engine, settings),
+            credentials=credentials,
             contracts=ContractStore(metadata_engine, catalog),
+            idempotency=IdempotencyStore(metadata_engine),
+            stream_guard=StreamGuard(credentials),
         )
 
     async def point_read(self, read: Callable[..., Any], *args: object) -> Any:
@@ -126,5 +137,7 @@ class Services:
         return StatusView(row.status, row.reason, row.current_version, row.failed_version)
 
     def dispose(self) -> None:
+        self.limits.close()
+        self.connections.close()
         self.metadata_engine.dispose()
         self.live_engine.dispose()

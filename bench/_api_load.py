@@ -1,4 +1,5 @@
-"""The API bench's load generators (bench/api.py): open-loop requests and SSE push lag."""
+"""The API bench's load generators (bench/api.py): open-loop requests at a fixed rate,
+closed-loop requests as fast as the server answers, and SSE push lag."""
 
 from __future__ import annotations
 
@@ -76,6 +77,52 @@ async def offered_load(
         "p95_ms": percentile_ms(latencies, 0.95, 2),
         "p99_ms": percentile_ms(latencies, 0.99, 2),
         "errors": errors,
+    }
+
+
+# -- closed-loop load: the server's maximum rate ------------------------------------------------
+async def closed_loop(
+    port: int,
+    path_for: Callable[[int], str],
+    headers: bytes,
+    seconds: float,
+    connections: int = 32,
+) -> dict:
+    """Each connection sends its next request as soon as its last one is answered, for
+    `seconds`: requests per second is then what the server can do at most."""
+    latencies: list[float] = []
+    errors = 0
+    next_index = 0
+    start = time.perf_counter()
+    stop = start + seconds
+
+    async def worker() -> None:
+        nonlocal next_index, errors
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        while time.perf_counter() < stop:
+            i = next_index
+            next_index += 1
+            sent = time.perf_counter()
+            try:
+                status = await _request(reader, writer, path_for(i), headers)
+            except (OSError, asyncio.IncompleteReadError):
+                errors += 1
+                reader, writer = await asyncio.open_connection("127.0.0.1", port)
+                continue
+            if status != 200:
+                errors += 1
+            latencies.append(time.perf_counter() - sent)
+        writer.close()
+
+    await asyncio.gather(*(worker() for _ in range(connections)))
+    elapsed = time.perf_counter() - start
+    latencies.sort()
+    return {
+        "rps": round((len(latencies) - errors) / elapsed, 1),
+        "p50_ms": percentile_ms(latencies, 0.50, 2),
+        "p99_ms": percentile_ms(latencies, 0.99, 2),
+        "errors": errors,
+        "connections": connections,
     }
 
 

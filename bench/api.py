@@ -5,8 +5,11 @@ generator. Load is open-loop at a fixed offered rate (requests are due on a sche
 latency counts from when a request was due, so a slow server cannot hide its queue).
 The full endpoint authenticates an API key, runs the rate limiter (a `bench` tier whose
 hourly limit the load cannot exhaust), the status gate, metrics and the envelope; the
-bare endpoint is plain FastAPI doing the same live-store lookup. Then 1,000 (`--quick`:
-100) SSE subscribers measure push lag from a row's processed_at to its arrival.
+bare endpoint is plain FastAPI doing the same live-store lookup. Each server then gets a
+closed-loop run (every connection sends its next request once the last is answered) whose
+rate is its maximum. Then 1,000 (`--quick`: 100) SSE subscribers measure push lag from a
+row's processed_at to its arrival. The load generator runs on uvloop, so it takes less of
+the machine from the servers.
 
     uv run python bench/api.py [--quick]
 """
@@ -14,109 +17,37 @@ bare endpoint is plain FastAPI doing the same live-store lookup. Then 1,000 (`--
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
-import os
-import subprocess
 import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 
-import yaml
+import uvloop
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # bench/ comes first on sys.path; the project must win
 
-from _api_load import offered_load, sse_lag  # noqa: E402
+from _api_load import closed_loop, offered_load, sse_lag  # noqa: E402
+from _api_setup import (  # noqa: E402
+    FULL_SERVER,
+    PRODUCT,
+    ROWS,
+    free_port,
+    lookup_path,
+    prepare,
+    row,
+    start_server,
+    stop,
+)
 
 from tollgate.catalog import load_catalog  # noqa: E402
 from tollgate.clock import utcnow  # noqa: E402
 from tollgate.db.engine import make_engine  # noqa: E402
-from tollgate.db.migrate import upgrade  # noqa: E402
-from tollgate.db.models import ApiKey, Tenant  # noqa: E402
-from tollgate.keys import new_api_key  # noqa: E402
 from tollgate.livestore import LiveStore, upsert  # noqa: E402
 from tollgate.settings import Settings  # noqa: E402
-
-PRODUCT = "transaction-risk"
-ROWS = 10_000
-
-
-# -- setup ------------------------------------------------------------------------------
-def prepare(data_dir: Path) -> tuple[dict[str, str], str]:
-    """A catalog with a bench tier, a migrated metadata DB, a tenant key and live rows."""
-    raw = yaml.safe_load((ROOT / "catalog.yaml").read_text())
-    raw["tiers"]["bench"] = {
-        "title": "Bench",
-        "rate_limit_per_hour": 1_000_000_000,
-        "cache_ttl_seconds": 0,
-        "export_row_cap": 1,
-        "sse_connections": 100_000,
-        "products": [PRODUCT],
-    }
-    catalog_path = data_dir / "catalog.yaml"
-    catalog_path.write_text(yaml.safe_dump(raw))
-    env = {
-        **os.environ,
-        "TOLLGATE_DATA_DIR": str(data_dir),
-        "TOLLGATE_CATALOG_PATH": str(catalog_path),
-    }
-    settings = Settings(data_dir=data_dir, catalog_path=catalog_path, _env_file=None)
-    upgrade(settings.metadata_db_url)
-    meta = make_engine(settings.metadata_db_url)
-    key = new_api_key()
-    with meta.begin() as conn:
-        conn.execute(
-            Tenant.__table__.insert().values(
-                id="bench",
-                name="bench",
-                tier="bench",
-                status="active",
-                created_at=utcnow(),
-                updated_at=utcnow(),
-            )
-        )
-        conn.execute(
-            ApiKey.__table__.insert().values(
-                key_id=key.key_id,
-                tenant_id="bench",
-                secret_hash=key.secret_hash,
-                created_at=utcnow(),
-            )
-        )
-    store = LiveStore(load_catalog(catalog_path))
-    live = make_engine(settings.live_store_url)
-    store.create_all(live)
-    base = datetime(2026, 11, 24, tzinfo=UTC)
-    with live.begin() as conn:
-        upsert(
-            conn, store.table(PRODUCT), [_row(i, base + timedelta(seconds=i)) for i in range(ROWS)]
-        )
-        upsert(
-            conn,
-            store.watermarks,
-            [{"product_id": PRODUCT, "watermark_at": utcnow(), "processed_at": utcnow()}],
-        )
-    return env, key.plaintext
-
-
-def _row(i: int, at: datetime) -> dict:
-    return {
-        "transaction_id": f"tx-{i:07d}",
-        "customer_id": f"c-{i % 997:05d}",
-        "region": ("US-West", "US-East", "EU", "APAC")[i % 4],
-        "event_at": at,
-        "processed_at": at,
-        "amount_cents": 100 + i,
-        "merchant_category": "books",
-        "fraud_score": (i % 100) / 100,
-        "risk_level": "low",
-        "risk_reasons": "",
-    }
 
 
 # -- the bare endpoint (runs in its own process) --------------------------------------------
@@ -143,44 +74,6 @@ def serve_bare(port: int) -> None:
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
 
 
-def start_server(args: list[str], env: dict[str, str], port: int) -> subprocess.Popen:
-    proc = subprocess.Popen(
-        args, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-    )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(proc.stderr.read().decode()[-2000:])
-        try:
-            asyncio.run(
-                _get_once(port, "/healthz" if "api.main:app" in args else "/bare/tx-0000001")
-            )
-            return proc
-        except OSError:
-            time.sleep(0.2)
-    raise RuntimeError("server did not start")
-
-
-async def _get_once(port: int, path: str) -> None:
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    writer.write(f"GET {path} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
-    await reader.readuntil(b"\r\n\r\n")
-    writer.close()
-
-
-def stop(proc: subprocess.Popen) -> None:
-    proc.terminate()
-    try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-
-
-def lookup_path(prefix: str) -> Callable[[int], str]:
-    """The i-th request's row: keys spread over the table, the same sequence on both servers."""
-    return lambda i: f"{prefix}tx-{(i * 7919) % ROWS:07d}"
-
-
 def _write_rows(env: dict, seconds: float, rows_per_s: float) -> int:
     settings = Settings(
         data_dir=Path(env["TOLLGATE_DATA_DIR"]),
@@ -194,7 +87,7 @@ def _write_rows(env: dict, seconds: float, rows_per_s: float) -> int:
         while time.perf_counter() - start < seconds:
             with conn.begin():
                 # Stamped as the writer does: at write time, inside the transaction.
-                upsert(conn, table, [_row(ROWS + 1_000_000 + sent, utcnow())])
+                upsert(conn, table, [row(ROWS + 1_000_000 + sent, utcnow())])
             sent += 1
             time.sleep(max(0.0, start + sent / rows_per_s - time.perf_counter()))
     engine.dispose()
@@ -218,6 +111,7 @@ def main() -> None:
         return
     rate = args.rate or (300.0 if args.quick else 1000.0)
     seconds = args.seconds or (4.0 if args.quick else 15.0)
+    max_seconds = 3.0 if args.quick else 10.0
     subscribers, sse_seconds, rows_per_s = (100, 4.0, 5.0) if args.quick else (1000, 10.0, 5.0)
     subscribers = args.subscribers or subscribers
     rows_per_s = args.rows_per_s or rows_per_s
@@ -230,31 +124,21 @@ def main() -> None:
             ("bare", [sys.executable, str(Path(__file__)), "--serve-bare"], "/bare/", b""),
             (
                 "full",
-                [
-                    sys.executable,
-                    "-m",
-                    "uvicorn",
-                    "api.main:app",
-                    "--no-access-log",
-                    "--log-level",
-                    "warning",
-                    "--host",
-                    "127.0.0.1",
-                    "--port",
-                ],
+                FULL_SERVER,
                 f"/v1/live/{PRODUCT}/",
                 headers,
             ),
         ]:
-            port = _free_port()
+            port = free_port()
             proc = start_server([*cmd, str(port)], env, port)
             path_for = lookup_path(prefix)
             try:
-                asyncio.run(offered_load(port, path_for, hdrs, min(rate, 200.0), 1.0))  # warm up
-                results[name] = asyncio.run(offered_load(port, path_for, hdrs, rate, seconds))
-                print(name, results[name], file=sys.stderr)
+                uvloop.run(offered_load(port, path_for, hdrs, min(rate, 200.0), 1.0))  # warm up
+                results[name] = uvloop.run(offered_load(port, path_for, hdrs, rate, seconds))
+                results[f"max_{name}"] = uvloop.run(closed_loop(port, path_for, hdrs, max_seconds))
+                print(name, results[name], results[f"max_{name}"], file=sys.stderr)
                 if name == "full":
-                    results["sse"] = asyncio.run(
+                    results["sse"] = uvloop.run(
                         sse_lag(
                             port,
                             f"/v1/live/{PRODUCT}/stream",
@@ -279,20 +163,21 @@ def main() -> None:
                 "full": results["full"],
                 "bare": results["bare"],
                 "ratio": ratio,
+                "max": {
+                    "full_rps": results["max_full"]["rps"],
+                    "bare_rps": results["max_bare"]["rps"],
+                    "ratio": round(results["max_full"]["rps"] / results["max_bare"]["rps"], 3)
+                    if results["max_bare"]["rps"]
+                    else None,
+                    "full": results["max_full"],
+                    "bare": results["max_bare"],
+                },
                 "sse": results["sse"],
                 "workers": 1,
                 "quick": args.quick,
             }
         )
     )
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 if __name__ == "__main__":

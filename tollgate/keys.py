@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 KEY_PREFIX = "tg"
 _KEY = re.compile(r"^tg_([A-Za-z0-9]{12})_([A-Za-z0-9_-]{43})$")
+_KEY_ID = re.compile(r"^[A-Za-z0-9]{12}$")
 _ALPHABET = "abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 
 
@@ -38,6 +39,15 @@ def parse_api_key(token: str) -> tuple[str, str] | None:
     """(key id, secret) of a well-formed key, or None."""
     m = _KEY.match(token)
     return (m.group(1), m.group(2)) if m else None
+
+
+def key_id_of(text: str) -> str | None:
+    """The key id named by `text`: a key id itself, or a whole key (whose secret is dropped
+    here, so it goes no further); None when it is neither."""
+    parsed = parse_api_key(text.strip())
+    if parsed is not None:
+        return parsed[0]
+    return text.strip() if _KEY_ID.match(text.strip()) else None
 
 
 def new_client_secret() -> tuple[str, str]:

@@ -20,10 +20,11 @@ from tollgate.catalog import Catalog, get_catalog
 from tollgate.clock import utcnow
 from tollgate.db.models import ApiKey, OAuthClient, Tenant
 from tollgate.errors import AlreadyExists, Conflict, InvalidRequest, NotFound
-from tollgate.keys import NewKey, new_api_key, new_client_secret
+from tollgate.keys import NewKey, key_id_of, new_api_key, new_client_secret
 
 TENANT_ID = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
 CLIENT_ID_PREFIX = "tgc_"
+CLIENT_ID = re.compile(r"^tgc_[A-Za-z0-9]{1,60}$")
 
 
 def create_tenant(
@@ -134,17 +135,26 @@ def issue_key(
     return key
 
 
-def revoke_key(session: Session, key_id: str, *, actor: str = "system") -> ApiKey:
-    with audited(session, actor, "key.revoke", key_id, None):
-        key = session.get(ApiKey, key_id)
-        if key is None:
-            raise NotFound(f"no API key {key_id!r}")
-        if key.revoked_at is not None:
-            raise Conflict(
-                f"API key {key_id!r} was already revoked at {key.revoked_at:%Y-%m-%d %H:%M}"
+def revoke_key(session: Session, key: str, *, actor: str = "system") -> ApiKey:
+    """Revoke an API key given by its key id or as the whole key. Only the key id is ever
+    recorded or shown: input that is neither is refused without being repeated anywhere."""
+    key_id = key_id_of(key)
+    target = key_id or "(not a key id)"
+    with audited(session, actor, "key.revoke", target, None) as details:
+        if key_id is None:
+            raise InvalidRequest(
+                "give the key id (12 letters and digits) or the whole key (tg_<key id>_<secret>)"
             )
-        key.revoked_at = utcnow()
-    return key
+        details["given_as"] = "key id" if key.strip() == key_id else "whole key"
+        row = session.get(ApiKey, key_id)
+        if row is None:
+            raise NotFound(f"no API key {key_id!r}")
+        if row.revoked_at is not None:
+            raise Conflict(
+                f"API key {key_id!r} was already revoked at {row.revoked_at:%Y-%m-%d %H:%M}"
+            )
+        row.revoked_at = utcnow()
+    return row
 
 
 def list_keys(session: Session, tenant_id: str | None = None) -> list[ApiKey]:
@@ -167,6 +177,26 @@ def create_oauth_client(
             raise Conflict(f"tenant {tenant_id!r} is {tenant.status}; reactivate it first")
         session.add(OAuthClient(client_id=client_id, tenant_id=tenant_id, secret_hash=secret_hash))
     return client_id, secret
+
+
+def revoke_oauth_client(session: Session, client_id: str, *, actor: str = "system") -> OAuthClient:
+    """Revoke an OAuth2 client: its tokens, streams and download links stop working at once
+    (within the API's one-second credential cache)."""
+    valid = CLIENT_ID.match(client_id.strip())
+    target = client_id.strip() if valid else "(not a client id)"
+    with audited(session, actor, "client.revoke", target, None):
+        if not valid:
+            raise InvalidRequest(f"give the client id ({CLIENT_ID_PREFIX}...)")
+        client = session.get(OAuthClient, target)
+        if client is None:
+            raise NotFound(f"no OAuth2 client {target!r}")
+        if client.revoked_at is not None:
+            raise Conflict(
+                f"OAuth2 client {target!r} was already revoked at "
+                f"{client.revoked_at:%Y-%m-%d %H:%M}"
+            )
+        client.revoked_at = utcnow()
+    return client
 
 
 def list_oauth_clients(session: Session, tenant_id: str) -> list[OAuthClient]:

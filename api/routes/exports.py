@@ -32,10 +32,13 @@ router = APIRouter(prefix="/v1/exports", tags=["exports"])
 ExportId = Annotated[str, Path(max_length=64)]
 
 
-def _status(services: Services, job: ExportJob) -> ExportStatus:
+def _status(services: Services, job: ExportJob, principal: Principal) -> ExportStatus:
     url = None
     if job.status == SUCCEEDED and job.expires_at is not None:
-        params = download_params(services.settings.secret(), job.id, job.tenant_id, job.expires_at)
+        # The link names the credential it was issued to: revoking it revokes the link.
+        params = download_params(
+            services.settings.secret(), job.id, job.tenant_id, job.expires_at, _actor(principal)
+        )
         url = f"/v1/exports/{job.id}/download?{urlencode(params)}"
     total = job.rows_total or 0
     return ExportStatus(
@@ -77,7 +80,7 @@ def _actor(principal: Principal) -> str:
     "",
     status_code=202,
     response_model=ExportStatus,
-    responses={202: STATUS_DOC, **error_responses(401, 403, 404, 413, 422, 429, 503)},
+    responses={202: STATUS_DOC, **error_responses(400, 401, 403, 404, 413, 422, 429, 503)},
     summary="Create a bulk export job of a batch product",
 )
 def create_export(
@@ -138,7 +141,7 @@ def create_export(
         session.flush()
         session.expunge(job)
     request.app.state.export_worker.submit(job.id)
-    return _status(services, job)
+    return _status(services, job, principal)
 
 
 @router.get(
@@ -148,7 +151,7 @@ def create_export(
     summary="An export job's status and progress",
 )
 def get_export(services: ServicesDep, principal: PrincipalDep, export_id: ExportId) -> ExportStatus:
-    return _status(services, _job(services, export_id, principal.tenant_id))
+    return _status(services, _job(services, export_id, principal.tenant_id), principal)
 
 
 @router.get(
@@ -160,6 +163,8 @@ def get_export(services: ServicesDep, principal: PrincipalDep, export_id: Export
         **error_responses(401, 403, 404, 409, 410, 429),
     },
     summary="Download a finished export (API key, or a signed link without one)",
+    # A signed link stands in for the bearer credential: the header is optional here.
+    openapi_extra={"security": [{}]},
 )
 def download_export(
     services: ServicesDep,
@@ -167,13 +172,19 @@ def download_export(
     export_id: ExportId,
     expires: Annotated[str | None, Query(max_length=20)] = None,
     signature: Annotated[str | None, Query(max_length=128)] = None,
+    credential: Annotated[str | None, Query(max_length=80)] = None,
 ) -> FileResponse:
     url = services.settings.metadata_db_url
     if principal is None:
         job = _job(services, export_id, None)
         try:
             verify_download(
-                services.settings.secret(), job.id, job.tenant_id, expires or "", signature or ""
+                services.settings.secret(),
+                job.id,
+                job.tenant_id,
+                expires or "",
+                signature or "",
+                credential=credential or "",
             )
         except SignatureError as exc:
             audit.record_now(
@@ -187,6 +198,12 @@ def download_export(
             )
             code = "link_expired" if exc.reason == "expired" else "invalid_signature"
             raise ApiError(403, code, str(exc)) from None
+        # A genuine link still needs its tenant and credential in good standing now.
+        refused = services.credentials.refusal(credential or "", job.tenant_id)
+        if refused is not None:
+            audit.record_now(url, job.tenant_id, "signed-link", "export.download", job.id,
+                             "denied", {"reason": refused.code})  # fmt: skip
+            raise ApiError(403, refused.code, refused.message)
         actor = "signed-link"
     else:
         job = _job(services, export_id, principal.tenant_id)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime
 from typing import Annotated
 
@@ -11,6 +12,7 @@ from api.cursor import decode_position, encode_cursor
 from api.delivery import Answer, DeliveryContext, deliver, not_after
 from api.deps import (
     IdempotencyKeyHeader,
+    IsoDateTime,
     LiveProductDep,
     PrincipalDep,
     RegionQuery,
@@ -50,10 +52,10 @@ def recent_records(
     product: LiveProductDep,
     region: RegionQuery = None,
     since: Annotated[
-        datetime | None,
+        IsoDateTime | None,
         Query(description="Event time from (inclusive)", examples=["2026-11-24T07:00:00Z"]),
     ] = None,
-    until: Annotated[datetime | None, Query(description="Event time until (exclusive)")] = None,
+    until: Annotated[IsoDateTime | None, Query(description="Event time until (exclusive)")] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 100,
     cursor: Annotated[
         str | None, Query(max_length=512, description="next_cursor of the previous page")
@@ -125,6 +127,7 @@ async def lookup_record(
         return Answer(to_json_row(row), services.watermark(product.id), at, at, paged=False)
 
     query = {"key": key, "region": region}
-    return await services.point_read(
-        deliver, ctx, "/v1/live/{product_id}/{key}", query, regions, compute
-    )
+    args = (ctx, "/v1/live/{product_id}/{key}", query, regions, compute)
+    if idempotency_key:  # the key's stored answer is read and written in the database
+        return await asyncio.to_thread(deliver, *args)
+    return await services.point_read(deliver, *args)

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Form, Header
+from fastapi import APIRouter, Form, Header, Request
 from pydantic import BaseModel, Field
 
-from api.deps import ServicesDep
+from api.deps import ServicesDep, client_address, refuse_repeated_failures
 from api.errors import ApiError, error_responses
 
 router = APIRouter(prefix="/v1/oauth", tags=["auth"])
@@ -36,7 +37,7 @@ def _basic(authorization: str | None) -> tuple[str, str] | None:
 @router.post(
     "/token",
     response_model=TokenResponse,
-    responses=error_responses(400, 401, 413, 422),
+    responses=error_responses(400, 401, 413, 422, 429),
     summary="Issue an access token (grant_type=client_credentials)",
     openapi_extra={
         "responses": {
@@ -54,11 +55,20 @@ def _basic(authorization: str | None) -> tuple[str, str] | None:
         }
     },
 )
-def token(
+async def token(
+    request: Request,
     services: ServicesDep,
-    grant_type: Annotated[str, Form(examples=["client_credentials"])],
-    client_id: Annotated[str | None, Form(max_length=64)] = None,
-    client_secret: Annotated[str | None, Form(max_length=256)] = None,
+    grant_type: Annotated[
+        str,
+        # The schema names the one grant; another is answered as RFC 6749 says (400).
+        Form(
+            min_length=1,
+            examples=["client_credentials"],
+            json_schema_extra={"enum": ["client_credentials"]},
+        ),
+    ],
+    client_id: Annotated[str | None, Form(min_length=1, max_length=64)] = None,
+    client_secret: Annotated[str | None, Form(min_length=1, max_length=256)] = None,
     authorization: Annotated[
         str | None, Header(description="HTTP Basic client_id:client_secret")
     ] = None,
@@ -77,5 +87,11 @@ def token(
             "send client_id and client_secret",
             headers={"WWW-Authenticate": 'Basic realm="tollgate"'},
         )
-    access = services.credentials.issue_token(client_id, client_secret)
+    address = client_address(request)
+    await refuse_repeated_failures(services, address)
+    try:
+        access = await asyncio.to_thread(services.credentials.issue_token, client_id, client_secret)
+    except ApiError:
+        await asyncio.to_thread(services.failed_logins.failed, address)
+        raise
     return TokenResponse(access_token=access, expires_in=services.settings.jwt_ttl_seconds)

@@ -20,6 +20,7 @@ from api.deps import PrincipalDep, PushProductDep, RegionQuery, ServicesDep, che
 from api.errors import ApiError, error_responses
 from api.livedata import Position
 from api.services import Services
+from api.streamguard import StreamClosed
 from api.watcher import PushEvent, Subscriber, push_event
 from tollgate.catalog import Product
 from tollgate.clock import utcnow
@@ -56,24 +57,25 @@ class _EventStream(EventSourceResponse):
 
 
 class _Release:
-    """Gives back a stream's subscription and connection slot, exactly once.
+    """Gives back a stream's subscription and connection lease, exactly once.
 
     Called when the event generator ends and again as the response's background task,
     which also runs when the client went away before the generator ever started.
     """
 
-    def __init__(self, services: Services, tenant_id: str, sub: Subscriber):
-        self.services, self.tenant_id, self.sub = services, tenant_id, sub
+    def __init__(self, services: Services, principal: Principal, sub: Subscriber, lease: str):
+        self.services, self.sub, self.lease = services, sub, lease
         self.done = False
-        services.sse_open[tenant_id] = services.sse_open.get(tenant_id, 0) + 1
         services.metrics.sse_connections.labels(sub.product_id).inc()
+        services.stream_guard.watch(sub, principal)
 
     def __call__(self) -> None:
         if self.done:
             return
         self.done = True
+        self.services.stream_guard.forget(self.sub)
         self.services.watcher.unsubscribe(self.sub)
-        self.services.sse_open[self.tenant_id] -= 1
+        self.services.connections.release(self.lease)
         self.services.metrics.sse_connections.labels(self.sub.product_id).dec()
 
 
@@ -126,6 +128,10 @@ async def _events(
                 batch.append(sub.queue.get_nowait())
             frames = []
             for event in batch:
+                if isinstance(event, StreamClosed):
+                    # Access ended: what is queued is neither sent nor billed.
+                    yield _closed_event(event)
+                    return
                 if last is not None and event.position <= last:
                     continue  # already sent during the resume backlog
                 if delay:
@@ -133,15 +139,13 @@ async def _events(
                     wait = (event.event_at + delay - utcnow()).total_seconds()
                     if wait > 0:
                         if frames:
-                            yield b"".join(frames)
-                            meter.sent(len(frames), sum(map(len, frames)))
+                            yield await _metered(meter, frames)
                             frames = []
                         await asyncio.sleep(wait)
                 frames.append(event.frame)
                 last = event.position
             if frames:
-                yield b"".join(frames)
-                meter.sent(len(frames), sum(map(len, frames)))
+                yield await _metered(meter, frames)
             if sub.dropped and sub.queue.empty():
                 yield ServerSentEvent(
                     data="fell behind; reconnect with Last-Event-ID", event="lagging"
@@ -149,7 +153,18 @@ async def _events(
                 return
     finally:
         release()
-        meter.flush()
+
+
+def _closed_event(closed: StreamClosed) -> ServerSentEvent:
+    reason = {"code": closed.code, "message": closed.message}
+    return ServerSentEvent(data=json.dumps(reason), event="closed")
+
+
+async def _metered(meter: metering.SubscriptionMeter, frames: list[bytes]) -> bytes:
+    """The frames as one write, once their delivery is durable in the ledger."""
+    data = b"".join(frames)
+    await meter.before_send(len(frames), len(data))
+    return data
 
 
 def _contract_ended(
@@ -169,7 +184,10 @@ def _contract_ended(
     responses={
         200: {
             "description": "An event stream: `record` events (data = one JSON record, id = resume "
-            "token) and heartbeat comments",
+            "token) and heartbeat comments. A stream whose key or client is revoked, or whose "
+            "tenant is suspended, ends within seconds with a `closed` event (data = "
+            '`{"code", "message"}`); one whose contract ended, with a `contract_ended` event; '
+            "one that falls behind, with a `lagging` event.",
             "content": {
                 "text/event-stream": {
                     "example": "event: record\nid: eyJrIjoidC0xIn0\n"
@@ -201,7 +219,12 @@ async def stream_product(
             {"product_id": product.id, "reason": status.reason},
         )
     allowed = services.catalog.tiers[principal.tier].sse_connections
-    if services.sse_open.get(principal.tenant_id, 0) >= allowed:
+    budget = services.connections
+    if budget.shared:
+        lease = await asyncio.to_thread(budget.acquire, principal.tenant_id, allowed)
+    else:
+        lease = budget.acquire(principal.tenant_id, allowed)
+    if lease is None:
         raise ApiError(
             429,
             "too_many_connections",
@@ -212,7 +235,7 @@ async def stream_product(
     sub = services.watcher.subscribe(
         product.id, frozenset(regions) if regions is not None else None
     )
-    release = _Release(services, principal.tenant_id, sub)
+    release = _Release(services, principal, sub, lease)
     await services.watcher.start_position(product)
     return _EventStream(
         _events(request, services, principal, product, sub, resume, release),

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
-from api.deps import PrincipalDep, ServicesDep
+from api.deps import IsoDate, PrincipalDep, ServicesDep
 from api.errors import ApiError, error_responses
 from tollgate.billing import tenant_usage
 from tollgate.clock import utcnow
@@ -53,15 +53,15 @@ _EXAMPLE = {
     response_model=UsageResponse,
     responses={
         200: {"content": {"application/json": {"example": _EXAMPLE}}},
-        **error_responses(400, 401, 429),
+        **error_responses(400, 401, 422, 429, 431),
     },
     summary="Your usage per day and product (today's is near real time)",
 )
 def get_usage(
     services: ServicesDep,
     principal: PrincipalDep,
-    date_from: Annotated[date | None, Query(description="Default: 30 days ago")] = None,
-    date_to: Annotated[date | None, Query(description="Inclusive; default: today")] = None,
+    date_from: Annotated[IsoDate | None, Query(description="Default: 30 days ago")] = None,
+    date_to: Annotated[IsoDate | None, Query(description="Inclusive; default: today")] = None,
 ) -> UsageResponse:
     today = utcnow().date()
     end = date_to or today

@@ -92,7 +92,30 @@ def test_duplicate_tenant(run):
 
 
 def test_revoking_an_unknown_key(run):
-    assert one_line_error(run("keys", "revoke", "nosuchkey")) == "error: no API key 'nosuchkey'"
+    line = one_line_error(run("keys", "revoke", "nosuchkey123"))
+    assert line == "error: no API key 'nosuchkey123'"
+
+
+def test_revoking_with_the_whole_key_and_clients(run):
+    assert run("tenants", "create", "acme", "--tier", "standard").exit_code == 0
+    (plaintext,) = re.findall(r"^tg_\S+$", run("keys", "issue", "acme").output, re.M)
+    key_id, secret = plaintext.split("_")[1], plaintext.split("_", 2)[2]
+    revoked = run("keys", "revoke", plaintext)
+    assert revoked.exit_code == 0 and f"revoked key {key_id}" in revoked.output
+    assert secret not in revoked.output
+    again = one_line_error(run("keys", "revoke", plaintext))
+    assert "already revoked" in again and secret not in again
+    garbled = one_line_error(run("keys", "revoke", plaintext + "x"))  # a typo: not echoed
+    assert secret not in garbled and "key id" in garbled
+
+    created = run("clients", "create", "acme").output
+    client_id = re.search(r"client_id=(tgc_\w+)", created).group(1)
+    client_secret = re.search(r"client_secret=(\S+)", created).group(1)
+    assert f"revoked OAuth2 client {client_id}" in run("clients", "revoke", client_id).output
+    assert "revoked" in run("clients", "list", "acme").output
+    assert "already revoked" in one_line_error(run("clients", "revoke", client_id))
+    mistaken = one_line_error(run("clients", "revoke", client_secret))  # the secret, by mistake
+    assert client_secret not in mistaken
 
 
 def test_issuing_a_key_for_an_unknown_tenant(run):

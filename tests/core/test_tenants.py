@@ -126,11 +126,17 @@ def test_revoke_key(session, catalog):
     assert service.revoke_key(session, key.key_id).revoked_at is not None
     with pytest.raises(Conflict, match="already revoked"):
         service.revoke_key(session, key.key_id)
-    with pytest.raises(NotFound, match="no API key 'nope'"):
+    with pytest.raises(NotFound, match="no API key 'nope00000000'"):
+        service.revoke_key(session, "nope00000000")
+    with pytest.raises(InvalidRequest, match="key id"):
         service.revoke_key(session, "nope")
+    # The whole key works too; only its key id is recorded.
+    assert service.revoke_key(session, other.plaintext).key_id == other.key_id
     states = {k.key_id: k.revoked_at is None for k in service.list_keys(session, "acme")}
-    assert states == {key.key_id: False, other.key_id: True}
-    assert ("key.revoke", "nope", "failure") in audit(session)
+    assert states == {key.key_id: False, other.key_id: False}
+    assert ("key.revoke", "nope00000000", "failure") in audit(session)
+    assert ("key.revoke", "(not a key id)", "failure") in audit(session)
+    assert ("key.revoke", other.key_id, "success") in audit(session)
 
 
 def test_key_expiry_must_be_in_the_future(session, catalog):

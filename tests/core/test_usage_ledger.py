@@ -1,3 +1,6 @@
+import asyncio
+import json
+import os
 import threading
 import time
 from datetime import UTC, datetime, timedelta, timezone
@@ -5,10 +8,13 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 from sqlalchemy import func, select
 
+from tollgate.billing.ledger_reads import read_daily_usage
 from tollgate.db.engine import engine_for
 from tollgate.db.migrate import upgrade
 from tollgate.db.models import UsageRecord
-from tollgate.usage import Delivery, UsageLedger, idempotent_delivery_id
+from tollgate.usage import Delivery, idempotent_delivery_id
+from tollgate.usage_journal import SEGMENT_PREFIX, JournalError, read_segment
+from tollgate.usage_writer import UsageLedger
 
 AT = datetime(2026, 11, 24, 8, 0, tzinfo=UTC)
 
@@ -37,45 +43,49 @@ def _ledger_units(url: str) -> int:
         return conn.scalar(select(func.coalesce(func.sum(UsageRecord.units), 0)))
 
 
-def _exactly_once(url: str, spill_dir) -> None:
+def _exactly_once(url: str, journal_dir) -> None:
     upgrade(url)
-    ledger = UsageLedger(url, spill_dir, batch_size=50, flush_interval=0.01)
+    ledger = UsageLedger(url, journal_dir, batch_size=50, flush_interval=0.01)
     ledger.start()
 
     def client(t: int) -> None:
         for i in range(300):
-            ledger.record(_delivery(f"{t}-{i}"))
+            ledger.wait(ledger.record(_delivery(f"{t}-{i}")))
 
     threads = [threading.Thread(target=client, args=(t,)) for t in range(8)]
     for th in threads:
         th.start()
     for th in threads:
         th.join()
-    # Client retries: the same delivery ids again, even with different units.
+    # A journal replayed twice, a batch written again: the same records again.
     for i in range(100):
-        ledger.record(_delivery(f"0-{i}", units=99))
+        ledger.record(_delivery(f"0-{i}"))
     ledger.close()
     ids = _ledger_ids(url)
     assert len(ids) == len(set(ids)) == 8 * 300
     assert _ledger_units(url) == 8 * 300
     assert ledger.pending() == 0
-    assert not list(spill_dir.glob("*.jsonl"))
+    assert not _segments(journal_dir)  # everything is in the database: the journal is gone
+
+
+def _segments(journal_dir) -> list:
+    return sorted(journal_dir.glob(f"{SEGMENT_PREFIX}*"))
 
 
 def test_concurrent_records_with_duplicates_land_exactly_once_sqlite(settings, tmp_path):
-    _exactly_once(settings.metadata_db_url, tmp_path / "spill")
+    _exactly_once(settings.metadata_db_url, tmp_path / "journal")
 
 
 @pytest.mark.postgres
 def test_concurrent_records_with_duplicates_land_exactly_once_postgres(postgres_url, tmp_path):
-    _exactly_once(postgres_url, tmp_path / "spill")
+    _exactly_once(postgres_url, tmp_path / "journal")
 
 
-def test_close_flushes_everything_recorded_without_waiting_for_the_interval(settings, tmp_path):
+def test_close_writes_everything_recorded_without_waiting_for_the_interval(settings, tmp_path):
     url = settings.metadata_db_url
     upgrade(url)
     # A long interval and a big batch: only close() can have written these.
-    ledger = UsageLedger(url, tmp_path / "spill", batch_size=10_000, flush_interval=30)
+    ledger = UsageLedger(url, tmp_path / "journal", batch_size=10_000, flush_interval=30)
     ledger.start()
     for i in range(1234):
         ledger.record(_delivery(i))
@@ -83,84 +93,164 @@ def test_close_flushes_everything_recorded_without_waiting_for_the_interval(sett
     assert len(_ledger_ids(url)) == 1234
 
 
-def test_database_down_spills_then_replays_on_next_start(settings, tmp_path):
+def test_a_durable_delivery_is_on_disk_before_the_database_has_it(settings, tmp_path):
     url = settings.metadata_db_url
-    spill = tmp_path / "spill"
+    upgrade(url)
+    journal = tmp_path / "journal"
+    ledger = UsageLedger(url, journal, flush_interval=30)
+    ledger.start()
+    try:
+        ledger.wait(ledger.record(_delivery("a")))
+        lines = [json.loads(line) for s in _segments(journal) for line in read_segment(s)]
+        assert [d["delivery_id"] for d in lines] == ["req-a"]
+        assert _ledger_ids(url) == []  # the database writer has not run yet
+    finally:
+        ledger.close()
+    assert _ledger_ids(url) == ["req-a"]
+
+
+def test_many_waiters_share_one_disk_flush(settings, tmp_path, monkeypatch):
+    url = settings.metadata_db_url
+    upgrade(url)
+    flushes = []
+    real = os.fdatasync
+
+    def counted(fd):
+        flushes.append(fd)
+        time.sleep(0.005)  # a slow disk: requests pile up behind each flush
+        real(fd)
+
+    monkeypatch.setattr(os, "fdatasync", counted)
+    ledger = UsageLedger(url, tmp_path / "journal")
+    ledger.start()
+
+    async def requests() -> None:
+        async def one(i: int) -> None:
+            await ledger.durable(ledger.record(_delivery(i)))
+
+        await asyncio.gather(*(one(i) for i in range(500)))
+
+    asyncio.run(requests())
+    ledger.close()
+    assert len(_ledger_ids(url)) == 500
+    assert len(flushes) < 100  # group commit: far fewer flushes than deliveries
+
+
+def test_database_down_keeps_the_journal_and_the_next_start_replays_it(settings, tmp_path):
+    url = settings.metadata_db_url
+    journal = tmp_path / "journal"
     # No schema yet: every write fails as if the database were unreachable.
-    ledger = UsageLedger(url, spill, batch_size=40, flush_interval=0.01, retry_delay=0.001)
+    ledger = UsageLedger(url, journal, batch_size=40, flush_interval=0.01, retry_delay=0.001)
     ledger.start()
     for i in range(100):
-        ledger.record(_delivery(i))
+        ledger.wait(ledger.record(_delivery(i)))
     ledger.close()
-    spilled = list(spill.glob("usage-spill-*.jsonl"))
-    assert spilled
-    assert sum(len(p.read_text().splitlines()) for p in spilled) == 100
+    kept = _segments(journal)
+    assert sum(len(read_segment(p)) for p in kept) == 100
 
     upgrade(url)  # the database is back
-    restarted = UsageLedger(url, spill, flush_interval=0.01)
+    restarted = UsageLedger(url, journal, flush_interval=0.01)
     restarted.start()
-    restarted.record(_delivery(5))  # a retry of an already-spilled delivery
+    restarted.record(_delivery(5))  # a delivery already in the journal, again
     restarted.record(_delivery(100))
     restarted.close()
     assert sorted(_ledger_ids(url)) == sorted(f"req-{i}" for i in range(101))
-    assert not list(spill.glob("*.jsonl"))
+    assert not _segments(journal)
 
 
-def test_database_and_spill_both_failing_keeps_deliveries_until_one_recovers(
-    settings, tmp_path, monkeypatch
-):
+def test_a_long_outage_leaves_deliveries_to_the_journal_not_to_memory(settings, tmp_path):
     url = settings.metadata_db_url  # no schema yet: every database write fails
-    ledger = UsageLedger(url, tmp_path / "spill", flush_interval=0.01, retry_delay=0.001)
+    ledger = UsageLedger(
+        url, tmp_path / "journal", flush_interval=0.01, retry_delay=0.001, max_pending=50
+    )
     ledger.start()
-
-    spill_attempts = []
-
-    def disk_full(batch):
-        spill_attempts.append(len(batch))
-        raise OSError(28, "No space left on device")
-
-    monkeypatch.setattr(ledger, "_spill", disk_full)
-    for i in range(30):
-        ledger.record(_delivery(i))
-    deadline = time.monotonic() + 10
-    while len(spill_attempts) < 3:  # the same batch, kept and tried again round after round
-        assert time.monotonic() < deadline, "the writer stopped retrying"
-        time.sleep(0.01)
-    assert spill_attempts[:3] == [30, 30, 30] and ledger._thread.is_alive()
-    upgrade(url)  # the database is back
-    ledger.close()
-    assert sorted(_ledger_ids(url)) == sorted(f"req-{i}" for i in range(30))
-
-
-def test_closing_with_nowhere_to_write_logs_every_delivery(settings, tmp_path, caplog):
-    url = settings.metadata_db_url  # no schema: the database refuses every write
-    ledger = UsageLedger(url, tmp_path / "spill", retry_delay=0.001)
-    ledger.start()
-    ledger._spill = lambda batch: (_ for _ in ()).throw(OSError(28, "No space left"))
-    for i in range(3):
-        ledger.record(_delivery(i))
-    with caplog.at_level("CRITICAL", logger="tollgate.usage"):
+    try:
+        for i in range(300):
+            ledger.wait(ledger.record(_delivery(i)))
+        deadline = time.monotonic() + 10
+        while ledger.pending() > 50:
+            assert time.monotonic() < deadline, "memory kept growing"
+            time.sleep(0.01)
+        upgrade(url)  # the database is back: the dropped deliveries come from the journal
+        deadline = time.monotonic() + 20
+        while len(_ledger_ids(url)) < 300:
+            assert time.monotonic() < deadline, f"only {len(_ledger_ids(url))} replayed"
+            time.sleep(0.05)
+    finally:
         ledger.close()
-    logged = [r.getMessage() for r in caplog.records if r.levelname == "CRITICAL"]
-    assert len(logged) == 3 and all('"delivery_id": "req-' in m for m in logged)
-    assert ledger.pending() == 0
+    assert sorted(_ledger_ids(url)) == sorted(f"req-{i}" for i in range(300))
 
 
-def test_a_partially_replayed_spill_is_not_counted_twice(settings, tmp_path):
+def test_a_failed_disk_flush_fails_its_waiters_and_bills_nothing(settings, tmp_path, monkeypatch):
     url = settings.metadata_db_url
     upgrade(url)
-    spill = tmp_path / "spill"
-    ledger = UsageLedger(url, spill)
-    spill.mkdir()
-    batch = [_delivery(i) for i in range(10)]
-    ledger._spill(batch)
+    ledger = UsageLedger(url, tmp_path / "journal", flush_interval=0.01)
     ledger.start()
-    ledger.record(_delivery(3))
+    real = os.fdatasync
+    monkeypatch.setattr(os, "fdatasync", lambda fd: (_ for _ in ()).throw(OSError(5, "EIO")))
+    with pytest.raises(JournalError):
+        ledger.wait(ledger.record(_delivery("lost")))
+    monkeypatch.setattr(os, "fdatasync", real)
+    ledger.wait(ledger.record(_delivery("kept")))
     ledger.close()
-    # A crash after the rows were written but before the file was deleted: replay again.
-    ledger._spill(batch)
-    assert UsageLedger(url, spill).replay_spills() == 10
-    assert len(_ledger_ids(url)) == 10
+    # The failed line was cut from its segment: no replay can bill the unsent answer.
+    assert _ledger_ids(url) == ["req-kept"]
+
+
+def test_a_torn_last_line_is_left_out_of_the_replay(settings, tmp_path):
+    url = settings.metadata_db_url
+    upgrade(url)
+    journal = tmp_path / "journal"
+    journal.mkdir()
+    whole = "".join(_delivery(i).to_json() + "\n" for i in range(3))
+    (journal / f"{SEGMENT_PREFIX}00000000000000000001-1-dead.jsonl").write_text(
+        whole + _delivery(3).to_json()[:40]
+    )
+    assert UsageLedger(url, journal).replay_orphans() == 3
+    assert sorted(_ledger_ids(url)) == ["req-0", "req-1", "req-2"]
+    assert not _segments(journal)
+
+
+def test_a_running_ledgers_journal_is_not_replayed_by_another(settings, tmp_path):
+    url = settings.metadata_db_url
+    upgrade(url)
+    journal = tmp_path / "journal"
+    running = UsageLedger(url, journal, flush_interval=30)
+    running.start()
+    try:
+        running.wait(running.record(_delivery("mine")))
+        assert UsageLedger(url, journal).replay_orphans() == 0
+        assert _segments(journal)
+    finally:
+        running.close()
+
+
+def test_a_record_only_grows_and_a_reversal_voids_it(settings, tmp_path):
+    url = settings.metadata_db_url
+    upgrade(url)
+    ledger = UsageLedger(url, tmp_path / "journal", flush_interval=0.01)
+    ledger.start()
+    window = _delivery("window", units=2)
+    ledger.record(window)
+    ledger.record(_delivery("window", units=5))  # the window grew before it was written
+    ledger.record(_delivery("window", units=3))  # an older line replayed later: no shrink
+    sent = _delivery("sent", units=1)
+    ledger.record(sent)
+    ledger.wait(ledger.void(sent))  # its answer never left
+    ledger.close()
+    with engine_for(url).connect() as conn:
+        rows = {
+            r.delivery_id: (r.units, r.status)
+            for r in conn.execute(select(UsageRecord.delivery_id, UsageRecord.units,
+                                         UsageRecord.status))
+        }  # fmt: skip
+    assert rows == {
+        "req-window": (5, "delivered"),
+        "req-sent": (1, "delivered"),
+        "void:req-sent": (-1, "reversal"),
+    }
+    usage = read_daily_usage(engine_for(url), AT.date(), AT.date() + timedelta(days=1))
+    assert usage.select("requests", "units").rows() == [(1, 5)]  # the voided one nets out
 
 
 def test_delivery_normalises_time_to_utc_and_rejects_naive():
@@ -182,7 +272,8 @@ def test_idempotent_delivery_id():
 CHILD = """
 import signal, sys, threading
 from datetime import UTC, datetime
-from tollgate.usage import Delivery, UsageLedger
+from tollgate.usage import Delivery
+from tollgate.usage_writer import UsageLedger
 
 ledger = UsageLedger(sys.argv[1], sys.argv[2], batch_size=100, flush_interval=5)
 ledger.start()
@@ -207,7 +298,7 @@ def test_sigterm_mid_stream_loses_nothing(settings, tmp_path, python):
     url = settings.metadata_db_url
     upgrade(url)
     child = subprocess.Popen(
-        [python, "-c", CHILD, url, str(tmp_path / "spill")], stdout=subprocess.PIPE, text=True
+        [python, "-c", CHILD, url, str(tmp_path / "journal")], stdout=subprocess.PIPE, text=True
     )
     assert child.stdout.readline().strip() == "recording"
     child.send_signal(signal.SIGTERM)
@@ -215,3 +306,46 @@ def test_sigterm_mid_stream_loses_nothing(settings, tmp_path, python):
     recorded = int(out.split()[-1])
     assert child.returncode == 0 and recorded >= 2000
     assert len(_ledger_ids(url)) == recorded
+
+
+KILLED_CHILD = """
+import sys
+from datetime import UTC, datetime
+from tollgate.usage import Delivery
+from tollgate.usage_writer import UsageLedger
+
+ledger = UsageLedger(sys.argv[1], sys.argv[2], flush_interval=0.05)
+ledger.start()
+i = 0
+while True:
+    ledger.wait(ledger.record(Delivery(f"d{i}", "acme", "transaction-risk", "query", 1,
+                                       occurred_at=datetime.now(UTC))))
+    print(i, flush=True)  # acknowledged: the answer would leave now
+    i += 1
+"""
+
+
+def test_kill_9_loses_no_acknowledged_delivery(settings, tmp_path, python):
+    import signal
+    import subprocess
+
+    url = settings.metadata_db_url
+    upgrade(url)
+    journal = tmp_path / "journal"
+    child = subprocess.Popen(
+        [python, "-c", KILLED_CHILD, url, str(journal)], stdout=subprocess.PIPE, text=True
+    )
+    acknowledged = -1
+    while acknowledged < 1500:
+        acknowledged = int(child.stdout.readline())
+    child.send_signal(signal.SIGKILL)
+    child.wait(10)
+    acknowledged = max([acknowledged, *(int(x) for x in child.stdout.read().split())])
+    before = set(_ledger_ids(url))
+    replayed = UsageLedger(url, journal).replay_orphans()
+    ids = set(_ledger_ids(url))
+    assert {f"d{i}" for i in range(acknowledged + 1)} <= ids
+    assert replayed and len(before) < len(ids)  # the kill left some only in the journal
+    # Nothing else: at most the one delivery journaled but not yet acknowledged.
+    assert ids <= {f"d{i}" for i in range(acknowledged + 2)}
+    assert not _segments(journal)

@@ -7,10 +7,11 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time
 
 import polars as pl
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, case, func, select
 from sqlalchemy.sql.elements import ColumnElement
 
 from tollgate.db.models import UsageRecord
+from tollgate.usage import BILLED_STATUSES
 
 DAILY_USAGE_SCHEMA = {
     "usage_date": pl.Date,
@@ -50,7 +51,8 @@ def read_rated_usage(
     engine: Engine, start: date, end: date, tenant_id: str | None = None
 ) -> pl.DataFrame:
     """Delivered usage per UTC day, tenant, product and rating (`RATED_KEYS`) for days in
-    [start, end), in one scan of the ledger."""
+    [start, end), in one scan of the ledger, net of reversals (deliveries voided because
+    their answer was not sent)."""
     day = _utc_day(engine).label("usage_date")
     rated = [getattr(_L, k) for k in RATED_KEYS]
     query = (
@@ -58,14 +60,15 @@ def read_rated_usage(
             day,
             _L.tenant_id,
             _L.product_id,
-            func.count().label("requests"),
+            # A reversal voids one delivery: it takes back its request, units and bytes.
+            func.sum(case((_L.status == "reversal", -1), else_=1)).label("requests"),
             func.sum(_L.units).label("units"),
             func.sum(_L.bytes).label("bytes"),
             func.sum(_L.compute_ms).label("compute_ms"),
             *rated,
         )
         .where(_L.occurred_at >= day_start(start), _L.occurred_at < day_start(end))
-        .where(_L.status == "delivered")
+        .where(_L.status.in_(BILLED_STATUSES))
         .group_by(day, _L.tenant_id, _L.product_id, *rated)
     )
     if tenant_id is not None:

@@ -9,7 +9,8 @@ from tollgate import tenants as service
 from tollgate.commands import cli_actor, console, load_settings, metadata_session, show
 
 app = typer.Typer(
-    help="Create and list OAuth2 clients (client-credentials grant).", no_args_is_help=True
+    help="Create, revoke and list OAuth2 clients (client-credentials grant).",
+    no_args_is_help=True,
 )
 
 
@@ -22,6 +23,15 @@ def create(tenant_id: str) -> None:
     console.print(f"created OAuth2 client for tenant {tenant_id}; store the secret now:")
     print(f"client_id={client_id}")
     print(f"client_secret={secret}")
+
+
+@app.command()
+def revoke(client_id: str) -> None:
+    """Revoke an OAuth2 client: its tokens, push streams and download links stop working."""
+    settings = load_settings()
+    with metadata_session(settings) as session:
+        client = service.revoke_oauth_client(session, client_id, actor=cli_actor())
+    console.print(f"revoked OAuth2 client [bold]{client.client_id}[/] of tenant {client.tenant_id}")
 
 
 @app.command("list")

@@ -106,7 +106,7 @@ def platform_services(settings: Settings) -> list[Service]:
         Service(
             Child(
                 "api",
-                [python, "-m", "uvicorn", "api.main:app"]
+                [python, "-m", "api"]
                 + ["--host", settings.api_host, "--port", str(settings.api_port)],
                 cwd=str(ROOT),
             ),

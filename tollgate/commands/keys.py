@@ -38,12 +38,16 @@ def issue(
 
 
 @app.command()
-def revoke(key_id: str) -> None:
-    """Revoke an API key by its key id (the part after `tg_`)."""
+def revoke(
+    key: Annotated[
+        str, typer.Argument(help="The key id, or the whole key (tg_<key id>_<secret>).")
+    ],
+) -> None:
+    """Revoke an API key, at once. Only its key id is recorded, never the secret."""
     settings = load_settings()
     with metadata_session(settings) as session:
-        key = service.revoke_key(session, key_id, actor=cli_actor())
-    console.print(f"revoked key [bold]{key_id}[/] of tenant {key.tenant_id}")
+        row = service.revoke_key(session, key, actor=cli_actor())
+    console.print(f"revoked key [bold]{row.key_id}[/] of tenant {row.tenant_id}")
 
 
 @app.command("list")

@@ -56,7 +56,7 @@ def test_answers_are_billed_by_price_model_and_flushed_on_shutdown(app, world, a
     assert rows[0].route == "/v1/live/{product_id}"
 
 
-def test_idempotent_retry_is_delivered_but_billed_once(app, world, api_settings):
+def test_idempotent_retry_is_answered_again_but_billed_once(app, world, api_settings):
     world.live_rows("transaction-risk", [risk_row(1)])
     tenant_id, key = world.tenant("standard")
     other_id, other_key = world.tenant("standard")
@@ -79,22 +79,6 @@ def test_idempotent_retry_is_delivered_but_billed_once(app, world, api_settings)
     assert len(ids) == 4
 
 
-def test_a_key_reused_for_another_request_is_billed_again(app, world, api_settings):
-    world.live_rows("transaction-risk", [risk_row(i) for i in range(3)])
-    _, key = world.tenant("standard")
-    headers = {**auth(key), "Idempotency-Key": "always-the-same"}
-    with TestClient(app) as client:
-        for path in (
-            "/v1/live/transaction-risk/tx-00001",
-            "/v1/live/transaction-risk/tx-00002",
-            "/v1/live/transaction-risk/tx-00001",  # a retry of the first
-            "/v1/live/transaction-risk?limit=2",
-        ):
-            assert client.get(path, headers=headers).status_code == 200
-    ids = [r.delivery_id for r in ledger(api_settings)]
-    assert len(ids) == len(set(ids)) == 3
-
-
 def test_malformed_idempotency_key_is_422_and_not_billed(app, world, api_settings):
     world.live_rows("transaction-risk", [risk_row(1)])
     _, key = world.tenant("standard")
@@ -107,17 +91,38 @@ def test_malformed_idempotency_key_is_422_and_not_billed(app, world, api_setting
     assert ledger(api_settings) == []
 
 
-def test_subscription_meter_flushes_batches_with_distinct_ids(monkeypatch):
-    seen: list[metering.Delivery] = []
-    monkeypatch.setattr(metering, "record_delivery", seen.append)
-    monkeypatch.setattr(metering, "SSE_FLUSH_SECONDS", 0.0)
+def test_push_windows_grow_one_record_each_and_are_durable_before_sending(
+    monkeypatch, settings, tmp_path
+):
+    import asyncio
+
+    from tollgate.catalog import load_catalog
+    from tollgate.db.migrate import upgrade
+
+    upgrade(settings.metadata_db_url)
+    writer = metering.start_metering(settings, load_catalog(settings.catalog_path))
+    journaled = []
+    real_record = writer.record
+    monkeypatch.setattr(writer, "record", lambda d: journaled.append(d) or real_record(d))
+    monkeypatch.setattr(metering, "SSE_WINDOW_SECONDS", 3600.0)
     meter = metering.SubscriptionMeter("t-1", "region-activity", "/v1/live/x/stream", "r-1")
-    meter.sent(3, 300)
-    meter.sent(2, 200)
-    meter.flush()  # nothing pending: no empty record
-    assert [(d.units, d.bytes) for d in seen] == [(3, 300), (2, 200)]
-    assert len({d.delivery_id for d in seen}) == 2
-    assert all(d.delivery_id.startswith("t-1:sse:") for d in seen)
+
+    async def stream() -> None:
+        await meter.before_send(3, 300)
+        assert writer.journal._durable >= writer.journal_seq()  # on disk before it is sent
+        await meter.before_send(2, 200)
+        metering.SSE_WINDOW_SECONDS = 0.0
+        await meter.before_send(1, 100)
+
+    try:
+        asyncio.run(stream())
+    finally:
+        metering.stop_metering()
+    assert [(d.units, d.bytes) for d in journaled] == [(3, 300), (5, 500), (1, 100)]
+    assert len({d.delivery_id for d in journaled}) == 2  # the first window rewritten as it grew
+    rows = {r.delivery_id: r.units for r in ledger(settings)}
+    assert sorted(rows.values()) == [1, 5]
+    assert all(i.startswith("t-1:sse:") for i in rows)
 
 
 def test_pushed_messages_are_metered_per_message(app, world, api_settings):

@@ -152,7 +152,7 @@ def test_connection_limit_per_tier_and_release_on_close(server, app, world):
             assert second.status_code == 429
             assert second.json()["error"]["code"] == "too_many_connections"
         deadline = time.monotonic() + 10
-        while app.state.services.sse_open.get(tenant_id, 0):
+        while app.state.services.connections.open_here(tenant_id):
             assert time.monotonic() < deadline, "closed stream was not released"
             time.sleep(0.05)
         with http.stream("GET", f"/v1/live/{PRODUCT}/stream", headers=auth(key)) as again:

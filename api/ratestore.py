@@ -1,0 +1,108 @@
+"""Rate-limit counters that outlive the API process on the embedded default (no Redis).
+
+`limits`' in-memory storage, plus a log: every change of a counter is appended to a file
+of this process (`write`, no fsync: a kill -9 leaves it in the page cache, so only a power
+cut could lose the last changes). A process starting takes over the logs no running
+process holds (an earlier run, crashed or stopped) and replays them, so a restart does not
+refill any budget. The log is compacted to the live counters once it grows past
+`compact_bytes`; with the sliding window counter a tenant has two counters per window,
+so the state is small and does not grow with traffic.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from pathlib import Path
+
+from limits.storage import MemoryStorage
+
+from tollgate.heldfiles import left_behind, open_held
+
+LOG_PREFIX = "ratelimit-"
+LOG_SUFFIX = ".log"
+
+
+class DurableMemoryStorage(MemoryStorage):
+    STORAGE_SCHEME = ["tollgate+durable-memory"]
+
+    def __init__(self, directory: Path, compact_bytes: int = 1 << 20) -> None:
+        super().__init__()
+        self.directory = Path(directory)
+        self.compact_bytes = compact_bytes
+        self._log_lock = threading.Lock()
+        self.directory.mkdir(parents=True, exist_ok=True)
+        taken = left_behind(self.directory, LOG_PREFIX, LOG_SUFFIX)
+        for path in taken:
+            self._replay(path)
+        self._fd, self._path, self._size = self._open_log(self._snapshot())
+        for path in taken:  # their counters are in this process's log now
+            path.unlink(missing_ok=True)
+
+    # -- counting (limits calls these) ----------------------------------------------------
+    def incr(self, key: str, expiry: float, amount: int = 1) -> int:
+        value = super().incr(key, expiry, amount)
+        self._append(key, amount)
+        return value
+
+    def decr(self, key: str, amount: int = 1) -> int:
+        value = super().decr(key, amount)
+        self._append(key, -amount)
+        return value
+
+    def _append(self, key: str, delta: int) -> None:
+        expires = self.expirations.get(key)
+        if expires is None or "\t" in key or "\n" in key:
+            return
+        line = f"{key}\t{delta}\t{expires:.3f}\n".encode()
+        with self._log_lock:
+            if self._fd < 0:  # closed: the process is stopping
+                return
+            os.write(self._fd, line)
+            self._size += len(line)
+            if self._size >= self.compact_bytes:
+                self._compact()
+
+    # -- the log ----------------------------------------------------------------------------
+    def _snapshot(self) -> bytes:
+        now = time.time()
+        return b"".join(
+            f"{key}\t{count}\t{self.expirations[key]:.3f}\n".encode()
+            for key, count in list(self.storage.items())
+            if count and self.expirations.get(key, 0) > now
+        )
+
+    def _open_log(self, content: bytes) -> tuple[int, Path, int]:
+        fd, path = open_held(self.directory, LOG_PREFIX, LOG_SUFFIX)
+        os.write(fd, content)
+        return fd, path, len(content)
+
+    def _compact(self) -> None:
+        old_fd, old_path = self._fd, self._path
+        self._fd, self._path, self._size = self._open_log(self._snapshot())
+        old_path.unlink(missing_ok=True)
+        os.close(old_fd)
+
+    def _replay(self, path: Path) -> None:
+        now = time.time()
+        try:
+            lines = path.read_bytes().split(b"\n")[:-1]  # a torn last line is left out
+        except FileNotFoundError:
+            return
+        for line in lines:
+            try:
+                key, delta, expires = line.decode().split("\t")
+                at, change = float(expires), int(delta)
+            except ValueError:
+                continue
+            if at <= now:
+                continue
+            self.storage[key] = max(0, self.storage.get(key, 0) + change)
+            self.expirations[key] = at
+
+    def close(self) -> None:
+        with self._log_lock:
+            if self._fd >= 0:
+                os.close(self._fd)
+                self._fd = -1
