@@ -1,7 +1,7 @@
 """idempotency keys: the stored answer of a request sent with an Idempotency-Key
 
-Revision ID: 0005
-Revises: 0004
+Revision ID: 0006
+Revises: 0005
 Create Date: 2026-11-25 09:00:00
 """
 
@@ -10,8 +10,8 @@ from alembic import op
 
 import tollgate.db.models
 
-revision = "0005"
-down_revision = "0004"
+revision = "0006"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 
