@@ -73,7 +73,14 @@ def _on_api_error(_: Request, exc: ApiError) -> JSONResponse:
     return error_response(exc.status, exc.code, exc.message, exc.details, exc.headers)
 
 
+# FastAPI's refusal of a body it cannot decode: a request that does not validate, as every
+# other such refusal is (422, documented on every route that takes a body).
+_UNPARSEABLE_BODY = "There was an error parsing the body"
+
+
 def _on_http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    if exc.status_code == 400 and exc.detail == _UNPARSEABLE_BODY:
+        return error_response(422, "invalid_request", "the request body is not valid JSON")
     code = _HTTP_CODES.get(exc.status_code, "error")
     message = exc.detail if isinstance(exc.detail, str) else code.replace("_", " ")
     headers = dict(getattr(exc, "headers", None) or {})

@@ -6,6 +6,7 @@ schema cannot express (a cursor the API never issued, a date range the wrong way
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import threading
@@ -104,4 +105,5 @@ def test_api_conforms_to_its_schema(target, tmp_path):
         capture_output=True, text=True, timeout=600,
     )  # fmt: skip
     assert run.returncode == 0, run.stdout[-6000:] + run.stderr[-2000:]
-    assert "Selected: 16/17" in run.stdout  # every operation but the stream was tested
+    selected, listed = map(int, re.search(r"Selected: (\d+)/(\d+)", run.stdout).groups())
+    assert selected >= 16 and listed - selected <= 1  # every operation but the push stream
