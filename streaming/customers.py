@@ -18,9 +18,10 @@ from bytewax.operators import StatefulBatchLogic
 
 from streaming import metrics
 from streaming.dedupe import SeenIds, id_hashes
-from streaming.outputs import LAND, LIVE, PROGRESS, REGION, SIDE
+from streaming.outputs import Produced
 from streaming.partitions import DONE, NEVER, ClockRules
 from streaming.products import journey as jr
+from streaming.products import reduce_by_fields
 from streaming.products.risk import (
     RiskProfile,
     note_browsing,
@@ -52,6 +53,7 @@ class Timing:
 
 @dataclass(slots=True)
 class Customer:
+    __reduce__ = reduce_by_fields
     profile: RiskProfile = field(default_factory=RiskProfile)
     journey: jr.Journey = field(default_factory=jr.Journey)
 
@@ -68,8 +70,8 @@ class ShardState:
 
 
 class CustomerShard(StatefulBatchLogic):
-    """One shard's customers. Takes `(partition, [Event], [watermark], watermark)` from every
-    input partition; emits `(tag, payload)` items (see `streaming.outputs`)."""
+    """One shard's customers. Takes `(partition, [Event], [time], [watermark], watermark)`
+    from every input partition; emits a `Produced` per call."""
 
     def __init__(self, timing: Timing, partitions: list[str], resume: bytes | None):
         self.timing, self.partitions = timing, partitions
@@ -84,16 +86,16 @@ class CustomerShard(StatefulBatchLogic):
         seen, customers, active = s.seen, s.customers, s.active
         recent, add_seen = seen.recent, seen.add
         add_event, window, pane_s = jr.add_event, jr.PANES_PER_WINDOW, jr.PANE_S
-        for _, events, marks, _ in batches:
+        last_mark, closed = None, None
+        for _, events, times, marks, _ in batches:
             if not events:
                 continue
             hashes = id_hashes([e.event_id for e in events])
             sealed = seen.sealed_hits(hashes)
-            for e, mark, h, old in zip(events, marks, hashes, sealed, strict=True):
+            for e, at, mark, h, old in zip(events, times, marks, hashes, sealed, strict=True):
                 if old or h in recent:
                     metrics.DUPLICATES.inc()
                     continue
-                at = e.event_time.timestamp()
                 add_seen(h, at)
                 land.append(e)
                 kind, customer_id, region = e.event_type, e.customer_id, e.region
@@ -117,7 +119,9 @@ class CustomerShard(StatefulBatchLogic):
                 # came (never by how other partitions' events happened to interleave); still
                 # counted for the windows to come, unless none includes it.
                 pane = int(at // pane_s)
-                closed = int(mark // pane_s) if mark > NEVER else None
+                if mark != last_mark:  # marks repeat: one partition watermark for many events
+                    last_mark = mark
+                    closed = int(mark // pane_s) if mark > NEVER else None
                 late = closed is not None and pane < closed
                 if late and pane < closed - window:
                     side.append(late_record(e, JOURNEY, now))
@@ -132,32 +136,31 @@ class CustomerShard(StatefulBatchLogic):
                     else:
                         customers_in_pane.add(customer_id)
         previous = s.watermark
-        for partition, _, _, watermark in batches:
+        for partition, _, _, _, watermark in batches:
             s.partitions[partition] = watermark
         s.watermark = min(s.partitions.get(p, NEVER) for p in self.partitions)
-        out: list = [(LAND, land)] if land else []
-        out.extend((REGION, (region, rows)) for region, rows in facts.items())
+        out = Produced(land=land, side=side)
+        out.regions.extend((region, rows, None) for region, rows in facts.items())
         if s.watermark != previous:
             # Every region hears of this shard's progress, with facts for it or not.
-            out.extend((PROGRESS, (region, s.watermark)) for region in REGIONS)
+            out.regions.extend((region, None, s.watermark) for region in REGIONS)
         if risk:
             watermark = max(r["event_at"] for r in risk)
-            out.append((LIVE, (RISK, risk, watermark)))
+            out.live.append((RISK, risk, watermark))
             metrics.PROCESSED.labels(RISK).inc(len(risk))
         if s.watermark > NEVER:
             if s.watermark == DONE:
-                out.extend(self._close_all())
+                out.live.extend(self._close_all())
             else:
-                out.extend(self._close_windows(jr.pane_of(s.watermark)))
+                out.live.extend(self._close_windows(jr.pane_of(s.watermark)))
                 seen.advance(s.watermark)
-        if side:
-            out.append((SIDE, side))
-        return out, self.RETAIN
+        return ([out] if out else []), self.RETAIN
 
     def on_eof(self):
         # The input is exhausted: every pane seen is complete (unless the lane is stopping
         # on a signal: then the windows are only paused until it resumes).
-        return ([] if stopping() else self._close_all()), self.RETAIN
+        live = [] if stopping() else self._close_all()
+        return ([Produced(live=live)] if live else []), self.RETAIN
 
     def snapshot(self) -> bytes:
         # Pickled now: later batches mutate the state in place.
@@ -194,4 +197,4 @@ class CustomerShard(StatefulBatchLogic):
             return []
         metrics.PROCESSED.labels(JOURNEY).inc(len(rows))
         watermark = datetime.fromtimestamp(latest * jr.PANE_S, UTC)
-        return [(LIVE, (JOURNEY, rows, watermark))]
+        return [(JOURNEY, rows, watermark)]

@@ -1,16 +1,19 @@
-"""Tags on what the stateful steps emit, so the flow can route each kind to its sink.
+"""What the stateful steps emit: one `Produced` per call, so the flow routes each kind to its
+sink or next step with one call per batch, not one per kind of item."""
 
-Every item is `(tag, payload)` and payloads are lists, so routing costs one call per batch:
-    LAND   [Event]                              -> landing zone
-    LIVE   (product_id, [row], watermark_at)   -> live store (and Kafka for transaction-risk)
-    SIDE   [record]                             -> quarantine (late events)
-    REGION (region, [RegionFact])               -> the region-activity step
-    PROGRESS (region, watermark)                -> the region-activity step: a shard's
-                                                   minimum watermark over the input partitions
-"""
+from __future__ import annotations
 
-LAND = "land"
-LIVE = "live"
-SIDE = "side"
-REGION = "region"
-PROGRESS = "progress"
+from dataclasses import dataclass, field
+
+
+@dataclass(slots=True)
+class Produced:
+    land: list = field(default_factory=list)  # [Event] -> landing zone
+    # [(region, [fact] | None, watermark | None)] -> the region-activity step: facts, or the
+    # shard's minimum watermark over the input partitions when it moved
+    regions: list = field(default_factory=list)
+    live: list = field(default_factory=list)  # [(product_id, [row], watermark_at)] -> live store
+    side: list = field(default_factory=list)  # [record] -> quarantine (late events)
+
+    def __bool__(self) -> bool:
+        return bool(self.land or self.regions or self.live or self.side)

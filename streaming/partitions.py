@@ -45,6 +45,7 @@ class PartitionBatch:
 
     partition: str
     events: list  # accepted events, in delivery order
+    times: list  # their event times, as POSIX seconds
     watermarks: list  # the partition's watermark when each event was accepted
     rejected: list  # quarantine records
     watermark: float  # the partition's watermark after the batch (DONE at its end)
@@ -123,7 +124,7 @@ class _ClockedPartition(StatefulSourcePartition):
         rules, clock = self.rules, self.clock
         quorum, ahead_s, lateness = rules.quorum, rules.max_ahead_s, rules.allowed_lateness_s
         newest, held = clock.newest, clock.held
-        events, watermarks, rejected = [], [], rejected_records()
+        events, times, watermarks, rejected = [], [], [], rejected_records()
         current = clock.time(quorum)
         for raw, event, error in parse_batch(raws, now):
             if event is None:
@@ -144,8 +145,9 @@ class _ClockedPartition(StatefulSourcePartition):
                     held.clear()
                 batch = [(raw, event)]
             for _, e in batch:
-                t = e.event_time.timestamp()
+                t = at if len(batch) == 1 else e.event_time.timestamp()
                 events.append(e)
+                times.append(t)
                 watermarks.append(current - lateness)
                 if len(newest) < quorum:
                     newest.append(t)
@@ -157,9 +159,12 @@ class _ClockedPartition(StatefulSourcePartition):
         if release_held and held:
             for _, e in held:
                 events.append(e)
+                times.append(e.event_time.timestamp())
                 watermarks.append(current - lateness)
             held.clear()
-        return PartitionBatch(self.name, events, watermarks, rejected.done(), current - lateness)
+        return PartitionBatch(
+            self.name, events, times, watermarks, rejected.done(), current - lateness
+        )
 
 
 __all__ = ["DONE", "FUTURE_REASON", "NEVER", "ClockRules", "ClockedSource", "PartitionBatch"]

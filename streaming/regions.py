@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from bytewax.operators import StatefulBatchLogic
 
 from streaming import metrics
-from streaming.outputs import LIVE, SIDE
+from streaming.outputs import Produced
 from streaming.partitions import DONE, NEVER
 from streaming.products.region import MINUTE_S, Minute, add_fact, minute_of, region_row
 from streaming.runtime import stopping
@@ -47,37 +47,40 @@ class RegionMinutes(StatefulBatchLogic):
     def on_batch(self, batches: list[tuple]):
         s, side = self.s, []
         s.region = batches[0][0]
-        facts = []
+        open_minutes, dirty, minute_s = s.open, s.dirty, MINUTE_S
+        last_mark, late_before = None, None
         for _, shard, shard_facts, watermark in batches:
-            if shard_facts is not None:
-                facts.extend(shard_facts)
-            else:
+            if shard_facts is None:
                 s.shards[shard] = watermark
-        for at, action, amount, session_id, event_id, mark in sorted(facts):
-            minute = minute_of(at)
-            if mark > NEVER and minute < minute_of(mark - RETENTION_S):
-                side.append(self._late(event_id, at))
                 continue
-            m = s.open.get(minute)
-            if m is None:
-                m = s.open[minute] = Minute()
-            add_fact(m, action, amount, session_id)
-            s.dirty.add(minute)
+            # Counts and sessions do not depend on the order facts come in.
+            for at, action, amount, session_id, event_id, mark in shard_facts:
+                minute = int(at // minute_s)
+                if mark != last_mark:  # marks repeat: one partition watermark for many facts
+                    last_mark = mark
+                    late_before = minute_of(mark - RETENTION_S) if mark > NEVER else None
+                if late_before is not None and minute < late_before:
+                    side.append(self._late(event_id, at))
+                    continue
+                m = open_minutes.get(minute)
+                if m is None:
+                    m = open_minutes[minute] = Minute()
+                add_fact(m, action, amount, session_id)
+                dirty.add(minute)
         watermark = min(s.shards.get(name, NEVER) for name in self.shard_names)
-        out = []
+        out = Produced(side=side)
         if watermark == DONE:
-            out = self._publish_all()
+            out.live = self._publish_all()
         elif watermark > NEVER:
-            out = self._publish(minute_of(watermark))
+            out.live = self._publish(minute_of(watermark))
             self._evict(minute_of(watermark - RETENTION_S))
-        if side:
-            out.append((SIDE, side))
-        return out, self.RETAIN
+        return ([out] if out else []), self.RETAIN
 
     def on_eof(self):
         # The input is exhausted: every minute seen is complete (unless the lane is stopping
         # on a signal: then the minutes are only paused until it resumes).
-        return ([] if stopping() else self._publish_all()), self.RETAIN
+        live = [] if stopping() else self._publish_all()
+        return ([Produced(live=live)] if live else []), self.RETAIN
 
     def snapshot(self) -> bytes:
         return pickle.dumps(self.s, protocol=pickle.HIGHEST_PROTOCOL)
@@ -100,7 +103,7 @@ class RegionMinutes(StatefulBatchLogic):
         rows = [region_row(s.region, m, s.open[m]) for m in ready]
         metrics.PROCESSED.labels(PRODUCT).inc(len(rows))
         watermark = datetime.fromtimestamp(s.published_before * MINUTE_S, UTC)
-        return [(LIVE, (PRODUCT, rows, watermark))]
+        return [(PRODUCT, rows, watermark)]
 
     def _evict(self, before: int) -> None:
         # Publishing runs first, so an evicted minute's last change is already out.

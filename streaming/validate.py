@@ -53,19 +53,21 @@ def rejected_records() -> RejectedRecords:
 
 
 def route(batch, shards: int) -> list[tuple[str, object]]:
-    """A partition's batch as `(shard, (partition, [Event], [watermark], watermark))` for
+    """A partition's batch as `(shard, (partition, [Event], [time], [watermark], watermark))` for
     every shard (each shard hears every partition's progress, events or not), and
     `(QUARANTINE, [record])` for what the partition rejected."""
     names = shard_names(shards)
     events_of: dict[str, list] = {name: [] for name in names}
+    times_of: dict[str, list] = {name: [] for name in names}
     marks_of: dict[str, list] = {name: [] for name in names}
-    for event, mark in zip(batch.events, batch.watermarks, strict=True):
+    for event, at, mark in zip(batch.events, batch.times, batch.watermarks, strict=True):
         shard = shard_of(event.customer_id, shards)
         events_of[shard].append(event)
+        times_of[shard].append(at)
         marks_of[shard].append(mark)
+    part, watermark = batch.partition, batch.watermark
     out: list = [
-        (name, (batch.partition, events_of[name], marks_of[name], batch.watermark))
-        for name in names
+        (name, (part, events_of[name], times_of[name], marks_of[name], watermark)) for name in names
     ]
     if batch.rejected:
         out.append((QUARANTINE, batch.rejected))

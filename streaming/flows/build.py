@@ -15,7 +15,6 @@ from bytewax.inputs import Source
 from bytewax.outputs import Sink
 
 from streaming.customers import RISK, CustomerShard, Timing
-from streaming.outputs import LAND, LIVE, PROGRESS, REGION, SIDE
 from streaming.partitions import ClockedSource
 from streaming.recovery import stream_first_epoch
 from streaming.regions import RegionMinutes
@@ -63,25 +62,25 @@ def build_flow(
     batches = op.input("events", flow, clocked)  # PartitionBatch, one per source batch
     routed = op.flat_map(
         "route", batches, lambda b: route(b, options.shards)
-    )  # (shard, (partition, [Event], [watermark], watermark)) | ("quarantine", [record])
+    )  # (shard, (partition, [Event], [time], [watermark], watermark)) | ("quarantine", [rec])
     split = op.branch("split_rejected", routed, lambda kv: kv[0] != QUARANTINE)
     per_customer = op.stateful_batch(
         "customers", split.trues, lambda resume: CustomerShard(timing, partitions, resume)
-    )  # (shard, (tag, payload))
-    land = op.filter_map("landing_events", per_customer, _keyed(LAND))  # (shard, [Event])
+    )  # (shard, Produced)
+    land = op.filter_map("landing_events", per_customer, _land)  # (shard, [Event])
     op.output("landing", land, sinks["landing"])
-    facts = op.filter_map(
-        "region_facts", per_customer, _by_region
+    facts = op.flat_map(
+        "region_facts", per_customer, _region_items
     )  # (region, (region, shard, [fact] | None, watermark | None))
     per_region = op.stateful_batch(
         "regions",
         facts,
         lambda resume: RegionMinutes(timing.allowed_lateness_s, shards, resume),
-    )  # (region, (tag, payload))
-    produced = op.merge("products", per_customer, per_region)  # (key, (tag, payload))
-    live = op.filter_map("live_rows", produced, _payload(LIVE))  # (product_id, [row], watermark)
+    )  # (region, Produced)
+    produced = op.merge("products", per_customer, per_region)  # (key, Produced)
+    live = op.flat_map("live_rows", produced, lambda kv: kv[1].live)  # (product, [row], mark)
     op.output("live_store", live, sinks["live"])
-    side = op.filter_map("late_events", produced, _keyed(SIDE))  # (key, [record])
+    side = op.filter_map("late_events", produced, _side)  # (key, [record])
     rejected = op.merge("quarantined", split.falses, side)  # (key, [record])
     op.output("quarantine", rejected, sinks["quarantine"])
     if "kafka" in sinks:
@@ -109,26 +108,14 @@ def default_sinks(settings: Settings, options: FlowOptions) -> dict[str, Sink]:
     return sinks
 
 
-def _keyed(tag: str):
-    def pick(kv: tuple) -> tuple | None:
-        key, (kind, payload) = kv
-        return (key, payload) if kind == tag else None
-
-    return pick
+def _land(kv: tuple) -> tuple | None:
+    return (kv[0], kv[1].land) if kv[1].land else None
 
 
-def _payload(tag: str):
-    def pick(kv: tuple) -> object | None:
-        kind, payload = kv[1]
-        return payload if kind == tag else None
-
-    return pick
+def _side(kv: tuple) -> tuple | None:
+    return (kv[0], kv[1].side) if kv[1].side else None
 
 
-def _by_region(kv: tuple) -> tuple | None:
-    shard, (kind, payload) = kv
-    if kind == REGION:
-        return (payload[0], (payload[0], shard, payload[1], None))
-    if kind == PROGRESS:
-        return (payload[0], (payload[0], shard, None, payload[1]))
-    return None
+def _region_items(kv: tuple) -> list[tuple]:
+    shard = kv[0]
+    return [(r, (r, shard, facts, mark)) for r, facts, mark in kv[1].regions]

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from bytewax.testing import TestingSink, TestingSource, run_main
 
 from streaming.flows.build import FlowOptions, build_flow
+from streaming.outputs_at_rest import landed_rows, quarantine_records, store_rows
 from tollgate.events import event_to_json
 from tollgate.events.contract import (
     CardTransaction,
@@ -102,45 +103,17 @@ def minutes(n: float) -> timedelta:
 
 def store_contents(url: str) -> dict[str, list[tuple]]:
     """Every live store table's rows, processed_at left out (it is when, not what)."""
-    from sqlalchemy import create_engine, inspect, text
-
-    engine = create_engine(url)
-    tables = {}
-    with engine.connect() as conn:
-        for name in inspect(conn).get_table_names():
-            cols = [
-                c["name"] for c in inspect(conn).get_columns(name) if c["name"] != "processed_at"
-            ]
-            rows = conn.execute(text(f"SELECT {', '.join(cols)} FROM {name}")).all()
-            tables[name] = sorted(tuple(str(v) for v in r) for r in rows)
-    engine.dispose()
-    return tables
+    return store_rows(url)
 
 
 def lake_contents(lake_dir) -> dict[str, list[tuple]]:
     """Landed rows per dataset, sorted, whatever files they were written to."""
-    import pyarrow.parquet as pq
-
-    out = {}
-    for dataset in ("behavior_events", "card_transactions"):
-        rows = []
-        for path in sorted((lake_dir / "landing" / dataset).glob("*/*/*.parquet")):
-            rows += [tuple(str(v) for v in r.values()) for r in pq.read_table(path).to_pylist()]
-        out[dataset] = sorted(rows)
-    return out
+    return landed_rows(lake_dir)
 
 
 def quarantine_contents(lake_dir) -> list[str]:
     """Quarantined records, sorted, `received_at` (a wall-clock time) left out."""
-    import json
-
-    out = []
-    for path in (lake_dir / "quarantine").glob("*/*.jsonl"):
-        for line in path.read_text().splitlines():
-            record = json.loads(line)
-            record.pop("received_at", None)
-            out.append(json.dumps(record, sort_keys=True))
-    return sorted(out)
+    return quarantine_records(lake_dir)
 
 
 def leftover_temp_files(lake_dir) -> list:
