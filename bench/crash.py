@@ -4,9 +4,9 @@
 
 One JSONL replay (malformed lines, duplicates, late events) runs once uninterrupted. Then
 each trial starts the lane afresh on the same replay with recovery on, kills it with
-SIGKILL at a random moment (from just after start, before the first snapshot, to past the
-clean run's length), sometimes twice, restarts it until it finishes, and compares what
-it left with the clean run: live store rows, landed rows and quarantine records (wall-clock
+SIGKILL at a random moment (from just before its first landing file, so before its first
+snapshot, to the clean run's length), sometimes twice, restarts it until it finishes, and
+compares what it left with the clean run: live store rows, landed rows and quarantine records (wall-clock
 columns aside). `exact` counts trials equal in all three; `duplicate_rows` and
 `lost_rows` add up the rows one had beyond or short of the clean run. Prints one JSON line.
 """
@@ -65,13 +65,17 @@ def outputs(data_dir: Path) -> dict[str, list]:
     return out
 
 
-def trial(work: Path, source: Path, clean_s: float, rng: random.Random) -> tuple[int, Path]:
-    """Kill the lane once or twice at random moments; return the kills and its data dir."""
+def trial(
+    work: Path, source: Path, ready_s: float, clean_s: float, rng: random.Random
+) -> tuple[int, Path]:
+    """Kill the lane once or twice at random moments while it reads (from shortly before
+    its first landing file, so some kills come before the first snapshot, to the clean
+    run's end); return the kills and its data directory."""
     data_dir = work
     kills = 0
     for _ in range(rng.choice([1, 1, 2])):
         proc = run_lane(data_dir, source)
-        time.sleep(rng.uniform(0.2, clean_s * 1.1))
+        time.sleep(rng.uniform(ready_s * 0.9, clean_s))
         if proc.poll() is not None:
             break  # finished before the moment came
         proc.send_signal(signal.SIGKILL)
@@ -100,13 +104,17 @@ def main() -> None:
         write_jsonl(SyntheticSource(config).raw(START, count=events), source, lines_per_file=50_000)
         t = time.monotonic()
         clean = run_lane(work / "clean", source)
+        landing = work / "clean" / "lake" / "landing"
+        while clean.poll() is None and not any(landing.glob("*/*/*/*.parquet")):
+            time.sleep(0.01)
+        ready_s = time.monotonic() - t  # start-up and the first epoch
         if clean.wait(900) != 0:
             raise SystemExit("the uninterrupted run failed")
         clean_s = time.monotonic() - t
         expected = outputs(work / "clean")
         exact = kills = duplicates = lost = 0
         for i in range(trials):
-            k, data_dir = trial(work / f"trial-{i:02d}", source, clean_s, rng)
+            k, data_dir = trial(work / f"trial-{i:02d}", source, ready_s, clean_s, rng)
             got = outputs(data_dir)
             kills += k
             extra = missing = 0
@@ -127,6 +135,7 @@ def main() -> None:
                 "duplicate_rows": duplicates,
                 "lost_rows": lost,
                 "clean_run_s": round(clean_s, 1),
+                "first_landing_s": round(ready_s, 1),
             }
         )
     )
