@@ -6,9 +6,10 @@ One JSONL replay (malformed lines, duplicates, late events) runs once uninterrup
 each trial starts the lane afresh on the same replay with recovery on, kills it with
 SIGKILL at a random moment (from just before its first landing file, so before its first
 snapshot, to the clean run's length), sometimes twice, restarts it until it finishes, and
-compares what it left with the clean run: live store rows, landed rows and quarantine records (wall-clock
-columns aside). `exact` counts trials equal in all three; `duplicate_rows` and
-`lost_rows` add up the rows one had beyond or short of the clean run. Prints one JSON line.
+compares what it left with the clean run: live store rows, landed rows and quarantine
+records (wall-clock columns aside). `exact` counts trials equal in all three;
+`duplicate_rows` and `lost_rows` add up the rows one had beyond or short of the clean run.
+Prints one JSON line.
 """
 
 from __future__ import annotations
