@@ -46,9 +46,10 @@ class Timing:
     # and how many newest events the clock is taken over (see `streaming.partitions`).
     max_ahead_s: float = 300.0
     quorum: int = 3
+    idle_s: float = 60.0  # when a quiet input partition stops holding windows open
 
     def clock_rules(self) -> ClockRules:
-        return ClockRules(self.allowed_lateness_s, self.max_ahead_s, self.quorum)
+        return ClockRules(self.allowed_lateness_s, self.max_ahead_s, self.quorum, self.idle_s)
 
 
 @dataclass(slots=True)

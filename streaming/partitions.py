@@ -15,6 +15,7 @@ own position, so a resumed partition decides exactly as before.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -37,6 +38,10 @@ class ClockRules:
     allowed_lateness_s: float = 30.0
     max_ahead_s: float = 300.0
     quorum: int = 3
+    # A partition that delivers nothing for this long (wall clock) vouches that its events
+    # to come are no older than the wall clock less this, so an idle Kafka partition does
+    # not hold every window open. Replays never idle this long.
+    idle_s: float = 60.0
 
 
 @dataclass(slots=True)
@@ -55,9 +60,11 @@ class PartitionBatch:
 class Clock:
     newest: list = field(default_factory=list)  # the `quorum` newest accepted times, ascending
     held: list = field(default_factory=list)  # (raw, event) too far ahead, not yet decided
+    floor: float = NEVER  # raised while the partition is idle (see `_ClockedPartition.idle`)
 
     def time(self, quorum: int) -> float:
-        return self.newest[0] if len(self.newest) >= quorum else NEVER
+        own = self.newest[0] if len(self.newest) >= quorum else NEVER
+        return own if own > self.floor else self.floor
 
 
 class ClockedSource(FixedPartitionedSource):
@@ -90,6 +97,7 @@ class _ClockedPartition(StatefulSourcePartition):
             payload,
         )
         self.finished = False
+        self.quiet_since: float | None = None
 
     def next_batch(self) -> list[PartitionBatch]:
         if self.finished or stopping():
@@ -105,11 +113,28 @@ class _ClockedPartition(StatefulSourcePartition):
             batch.watermark = DONE
             return [batch]
         if not raws:
-            return []
+            return self.idle()
+        self.quiet_since = None
         metrics.EVENTS_IN.inc(len(raws))
         if self.payload is not None:
             raws = [self.payload(r) for r in raws]
         return [self._decide(raws, utcnow())]
+
+    def idle(self) -> list[PartitionBatch]:
+        """Nothing read: once quiet for `idle_s`, move the clock's floor with the wall clock."""
+        now = time.monotonic()
+        if self.quiet_since is None:
+            self.quiet_since = now
+            return []
+        if now - self.quiet_since < self.rules.idle_s:
+            return []
+        self.quiet_since = now
+        clock, rules = self.clock, self.rules
+        floor = utcnow().timestamp() - rules.idle_s
+        if floor <= clock.time(rules.quorum):
+            return []
+        clock.floor = floor
+        return [self._decide([], utcnow())]
 
     def next_awake(self) -> datetime | None:
         return self.inner.next_awake()
