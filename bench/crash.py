@@ -96,7 +96,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=19)
     args = parser.parse_args()
     trials = args.trials or (3 if args.quick else 20)
-    events = args.events or (40_000 if args.quick else 150_000)
+    events = args.events or (20_000 if args.quick else 50_000)
     rng = random.Random(args.seed)
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
