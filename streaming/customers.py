@@ -21,7 +21,6 @@ from streaming.dedupe import SeenIds, id_hashes
 from streaming.outputs import Produced
 from streaming.partitions import DONE, NEVER, ClockRules
 from streaming.products import journey as jr
-from streaming.products import reduce_by_fields
 from streaming.products.risk import (
     RiskProfile,
     note_browsing,
@@ -54,7 +53,6 @@ class Timing:
 
 @dataclass(slots=True)
 class Customer:
-    __reduce__ = reduce_by_fields
     profile: RiskProfile = field(default_factory=RiskProfile)
     journey: jr.Journey = field(default_factory=jr.Journey)
 

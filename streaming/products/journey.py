@@ -12,8 +12,6 @@ import math
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from streaming.products import reduce_by_fields
-
 PANE_S = 900
 PANES_PER_WINDOW = 96
 PUBLISH_ABOVE = 0.8
@@ -25,7 +23,6 @@ VALUE_SPEND_SCALE_CENTS = 50_000
 
 @dataclass(slots=True)
 class Pane:
-    __reduce__ = reduce_by_fields
     events: int = 0
     spend_cents: int = 0
     carts: int = 0
@@ -36,7 +33,6 @@ class Pane:
 
 @dataclass(slots=True)
 class Journey:
-    __reduce__ = reduce_by_fields
     region: str = ""
     panes: dict = field(default_factory=dict)  # pane index -> Pane
     last_action: str | None = None

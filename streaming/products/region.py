@@ -10,14 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from streaming.products import reduce_by_fields
-
 MINUTE_S = 60
 
 
 @dataclass(slots=True)
 class Minute:
-    __reduce__ = reduce_by_fields
     events: int = 0
     purchases: int = 0
     revenue_cents: int = 0

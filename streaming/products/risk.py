@@ -12,7 +12,6 @@ import math
 from collections import deque
 from dataclasses import dataclass, field
 
-from streaming.products import reduce_by_fields
 from tollgate.events import CardTransaction
 
 VELOCITY_WINDOW_S = 300.0
@@ -35,8 +34,6 @@ FLAGGED_LEVELS = frozenset({"high", "critical"})
 @dataclass(slots=True)
 class RiskProfile:
     """What a customer's past transactions say is normal for them (bounded in size)."""
-
-    __reduce__ = reduce_by_fields
 
     count: int = 0
     mean_log_amount: float = 0.0
