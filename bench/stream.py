@@ -1,6 +1,6 @@
 """Stream-lane benchmark: the whole live flow vs a bare Bytewax flow, and end-to-end latency.
 
-    uv run python bench/stream.py [--quick]
+    uv run python bench/stream.py [--quick] [--scaling]
 
 1. Throughput: the same JSONL stream through (a) the whole live-products flow with
    recovery on (SQLite live store, Parquet landing, quarantine) and (b) a bare flow that
@@ -9,6 +9,8 @@
 2. Latency: synthetic events offered in real time at 5,000 events/s (event time = the
    moment it is offered); latency is processed_at - event_at of each transaction-risk row.
 3. Quality: precision/recall of "high"/"critical" against the generator's fraud labels.
+4. With --scaling: the same replay through real processes with 1 worker, 2 workers and
+   2 processes (cluster mode), and whether their outputs are equal.
 Prints one JSON line last (keys in shared/BENCH.md).
 """
 
@@ -17,8 +19,11 @@ from __future__ import annotations
 import argparse
 import gc
 import json
+import os
+import socket
 import sqlite3
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -34,11 +39,13 @@ from bytewax.inputs import FixedPartitionedSource, StatefulSourcePartition
 from bytewax.recovery import RecoveryConfig, init_db_dir
 from bytewax.testing import TestingSink, run_main
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
 
 from streaming.customers import Timing  # noqa: E402
 from streaming.dedupe import SeenIds, id_hashes  # noqa: E402
 from streaming.flows.build import build_flow  # noqa: E402
+from streaming.outputs_at_rest import landed_rows, quarantine_records, store_rows  # noqa: E402
 from streaming.runtime import tune_gc  # noqa: E402
 from streaming.sources import JsonlDirSource  # noqa: E402
 from tollgate.events import event_to_dict, parse_event  # noqa: E402
@@ -207,9 +214,60 @@ def dedupe_bytes_per_million(events: int = 1_000_000) -> int:
     return round(seen.nbytes() * 1_000_000 / events)
 
 
+def scaling(work: Path, events: int) -> dict:
+    """The lane as real processes on one replay (2 lanes, 16 shards): 1 worker, 2 workers,
+    2 processes of 1 worker. Rates are events over the time past start-up (the time of a
+    run over 1,000 events); `same_outputs` says whether all three left the same outputs."""
+    source = work / "scaling-source"
+    config = GeneratorConfig(seed=3, customers=5000, malformed_rate=0.001, duplicate_rate=0.001)
+    write_jsonl(SyntheticSource(config).raw(START, count=events), source, lines_per_file=50_000)
+    tiny = work / "scaling-tiny"
+    write_jsonl(SyntheticSource(config).raw(START, count=1000), tiny)
+
+    def run(name: str, src: Path, processes: int, workers: int) -> float:
+        flow = f"streaming.flows.live_products:jsonl_flow('{src}', lanes=2)"
+        command = [sys.executable, "-m", "streaming", flow, "-w", str(workers)]
+        env = {**os.environ, "TOLLGATE_DATA_DIR": str(work / name)}
+        env.update({"TOLLGATE_STREAM_METRICS_PORT": "0", "TOLLGATE_KAFKA_BROKERS": ""})
+        if processes > 1:
+            addresses = ";".join(f"127.0.0.1:{_free_port()}" for _ in range(processes))
+            commands = [[*command, "-i", str(i), "-a", addresses] for i in range(processes)]
+        else:
+            commands = [command]
+        t = time.perf_counter()
+        procs = [
+            subprocess.Popen(c, env=env, cwd=ROOT, stderr=subprocess.DEVNULL) for c in commands
+        ]
+        if any(p.wait() != 0 for p in procs):
+            raise SystemExit(f"scaling run {name} failed")
+        return time.perf_counter() - t
+
+    startup = run("tiny", tiny, 1, 1)
+    out = {"events": events, "startup_s": round(startup, 1)}
+    for name, processes, workers in (("w1", 1, 1), ("w2", 1, 2), ("p2", 2, 1)):
+        seconds = run(name, source, processes, workers)
+        out[f"{name}_events_per_s"] = round(events / max(seconds - startup, 0.1))
+    outputs = [_outputs(work / name) for name in ("w1", "w2", "p2")]
+    out["same_outputs"] = outputs[0] == outputs[1] == outputs[2]
+    return out
+
+
+def _outputs(data_dir: Path) -> tuple:
+    url = Settings(data_dir=data_dir, _env_file=None).live_store_url
+    lake = data_dir / "lake"
+    return store_rows(url), landed_rows(lake), quarantine_records(lake)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true", help="small run, under a minute")
+    parser.add_argument("--scaling", action="store_true", help="also 1 vs 2 workers vs 2 processes")
     args = parser.parse_args()
     events, seconds = (40_000, 6.0) if args.quick else (200_000, 20.0)
     tune_gc()  # as the flow module does in production, for both flows
@@ -218,6 +276,7 @@ def main() -> None:
         rates, settings = throughput(work, events)
         quality = risk_quality(settings)
         lat, offered = latency(work, seconds)
+        scaled = scaling(work, events) if args.scaling else None
     # Frozen objects are never freed; thaw them so extension modules exit quietly.
     gc.unfreeze()
     gc.collect()
@@ -239,6 +298,7 @@ def main() -> None:
                 "workers": 1,
                 "dedupe_bytes_per_million_events": dedupe_bytes_per_million(),
                 "risk": quality,
+                **({"scaling": scaled} if scaled else {}),
             }
         )
     )
