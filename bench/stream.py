@@ -19,11 +19,8 @@ from __future__ import annotations
 import argparse
 import gc
 import json
-import os
-import socket
 import sqlite3
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -39,13 +36,13 @@ from bytewax.inputs import FixedPartitionedSource, StatefulSourcePartition
 from bytewax.recovery import RecoveryConfig, init_db_dir
 from bytewax.testing import TestingSink, run_main
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from _stream_scaling import scaling  # noqa: E402
 
 from streaming.customers import Timing  # noqa: E402
 from streaming.dedupe import SeenIds, id_hashes  # noqa: E402
 from streaming.flows.build import build_flow  # noqa: E402
-from streaming.outputs_at_rest import landed_rows, quarantine_records, store_rows  # noqa: E402
 from streaming.runtime import tune_gc  # noqa: E402
 from streaming.sources import JsonlDirSource  # noqa: E402
 from tollgate.events import event_to_dict, parse_event  # noqa: E402
@@ -212,56 +209,6 @@ def dedupe_bytes_per_million(events: int = 1_000_000) -> int:
             seen.add(h, start + (i + k) * step)
         seen.advance(start + (i + 10_000) * step - Timing().allowed_lateness_s)
     return round(seen.nbytes() * 1_000_000 / events)
-
-
-def scaling(work: Path, events: int) -> dict:
-    """The lane as real processes on one replay (2 lanes, 16 shards): 1 worker, 2 workers,
-    2 processes of 1 worker. Rates are events over the time past start-up (the time of a
-    run over 1,000 events); `same_outputs` says whether all three left the same outputs."""
-    source = work / "scaling-source"
-    config = GeneratorConfig(seed=3, customers=5000, malformed_rate=0.001, duplicate_rate=0.001)
-    write_jsonl(SyntheticSource(config).raw(START, count=events), source, lines_per_file=50_000)
-    tiny = work / "scaling-tiny"
-    write_jsonl(SyntheticSource(config).raw(START, count=1000), tiny)
-
-    def run(name: str, src: Path, processes: int, workers: int) -> float:
-        flow = f"streaming.flows.live_products:jsonl_flow('{src}', lanes=2)"
-        command = [sys.executable, "-m", "streaming", flow, "-w", str(workers)]
-        env = {**os.environ, "TOLLGATE_DATA_DIR": str(work / name)}
-        env.update({"TOLLGATE_STREAM_METRICS_PORT": "0", "TOLLGATE_KAFKA_BROKERS": ""})
-        if processes > 1:
-            addresses = ";".join(f"127.0.0.1:{_free_port()}" for _ in range(processes))
-            commands = [[*command, "-i", str(i), "-a", addresses] for i in range(processes)]
-        else:
-            commands = [command]
-        t = time.perf_counter()
-        procs = [
-            subprocess.Popen(c, env=env, cwd=ROOT, stderr=subprocess.DEVNULL) for c in commands
-        ]
-        if any(p.wait() != 0 for p in procs):
-            raise SystemExit(f"scaling run {name} failed")
-        return time.perf_counter() - t
-
-    startup = run("tiny", tiny, 1, 1)
-    out = {"events": events, "startup_s": round(startup, 1)}
-    for name, processes, workers in (("w1", 1, 1), ("w2", 1, 2), ("p2", 2, 1)):
-        seconds = run(name, source, processes, workers)
-        out[f"{name}_events_per_s"] = round(events / max(seconds - startup, 0.1))
-    outputs = [_outputs(work / name) for name in ("w1", "w2", "p2")]
-    out["same_outputs"] = outputs[0] == outputs[1] == outputs[2]
-    return out
-
-
-def _outputs(data_dir: Path) -> tuple:
-    url = Settings(data_dir=data_dir, _env_file=None).live_store_url
-    lake = data_dir / "lake"
-    return store_rows(url), landed_rows(lake), quarantine_records(lake)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def main() -> None:
