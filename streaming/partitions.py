@@ -163,7 +163,6 @@ class _ClockedPartition(StatefulSourcePartition):
                 # `quorum` in a row, all ahead: the data jumped; the clock follows.
                 batch, held[:] = held[:], []
             else:
-                batch = None
                 if held:  # an ordinary event after them: they were wrong
                     for r, e in held:
                         rejected.records.append(future_record(r, e, current + ahead_s, now))
