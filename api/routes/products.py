@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from decimal import Decimal
 
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
@@ -10,8 +11,17 @@ from pydantic import BaseModel, Field
 from api.deps import PrincipalDep, ProductIdPath, ServicesDep, entitled
 from api.errors import error_responses
 from tollgate.catalog import Product
+from tollgate.clock import utcnow
+from tollgate.prices import CHANNELS
 
 router = APIRouter(prefix="/v1/products", tags=["products"])
+
+
+class ChannelPriceInfo(BaseModel):
+    channel: str = Field(examples=["push"], description="query, push or export")
+    unit: str = Field(examples=["message"], description="query, record or message")
+    usd: Decimal = Field(examples=["0.0005"], description="Per unit; 0 when included")
+    included: bool = Field(description="Included in the subscription or purchase")
 
 
 class ProductSummary(BaseModel):
@@ -20,7 +30,12 @@ class ProductSummary(BaseModel):
     description: str
     lane: str = Field(examples=["live"])
     price_model: str = Field(examples=["per_query"])
-    price_usd: float = Field(examples=[1.5])
+    price_usd: float = Field(
+        examples=[1.5], description="Per query or record, per month, or per purchase, by model"
+    )
+    prices: list[ChannelPriceInfo] = Field(
+        description="What each channel sold costs now; a channel not listed is not sold"
+    )
     data_schema_version: str = Field(examples=["1.3"])
     freshness_sla_seconds: int
 
@@ -65,6 +80,10 @@ _SUMMARY_EXAMPLE = {
     "lane": "live",
     "price_model": "per_query",
     "price_usd": 1.5,
+    "prices": [
+        {"channel": "query", "unit": "query", "usd": "1.5", "included": False},
+        {"channel": "push", "unit": "message", "usd": "0.0005", "included": False},
+    ],
     "data_schema_version": "1.3",
     "freshness_sla_seconds": 5,
 }
@@ -92,13 +111,20 @@ def _example(example: dict) -> dict:
 
 
 def _summary(p: Product) -> dict:
+    price = p.price_at(utcnow())
+    rates = [price.rate(channel, p.lane) for channel in CHANNELS]
     return {
         "id": p.id,
         "title": p.title,
         "description": p.description,
         "lane": p.lane,
-        "price_model": p.price.model,
-        "price_usd": p.price.usd,
+        "price_model": price.model,
+        "price_usd": price.usd,
+        "prices": [
+            ChannelPriceInfo(channel=r.channel, unit=r.unit, usd=r.usd, included=r.included)
+            for r in rates
+            if r is not None
+        ],
         "data_schema_version": p.schema_version.version,
         "freshness_sla_seconds": p.freshness_sla_seconds,
     }

@@ -22,6 +22,7 @@ from typer.testing import CliRunner
 
 from tollgate.cli import app
 from tollgate.commands.demo import DEMO_TENANTS, KEYS_FILE, platform_services
+from tollgate.db.contract_models import Subscription
 from tollgate.db.engine import session_factory
 from tollgate.db.models import ApiKey, OAuthClient, Tenant
 from tollgate.lake import LANDING_DATASETS, Lake
@@ -77,7 +78,14 @@ def test_setup_is_idempotent_and_keys_stay_owner_only(env):
     assert all(len(lake.landing_dates(d)) == 1 for d in LANDING_DATASETS)
     assert "history:         generated" in first.output
 
+    with session_factory(settings.metadata_db_url)() as s:
+        (sub,) = s.scalars(select(Subscription)).all()
+    assert (sub.tenant_id, sub.product_id) == ("initech-premium", "region-activity")
+    assert "initech-premium subscribes to region-activity" in first.output
+
     second = setup_only(env)
+    with session_factory(settings.metadata_db_url)() as s:
+        assert s.scalars(select(Subscription.id)).all() == [sub.id]  # not subscribed twice
     assert json.loads(keys_file.read_text()) == saved
     assert stat.S_IMODE(keys_file.stat().st_mode) == 0o600
     assert counts(settings) == (3, 3, 1)

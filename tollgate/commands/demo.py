@@ -6,8 +6,6 @@ file so they can be shown again) and the backfilled history, and creates nothing
 
 from __future__ import annotations
 
-import json
-import os
 import sys
 import threading
 from dataclasses import dataclass
@@ -18,15 +16,12 @@ from typing import Annotated
 import typer
 from rich.table import Table
 from sqlalchemy import make_url
-from sqlalchemy.orm import Session
 
-from tollgate import tenants as service
-from tollgate.catalog import Catalog
 from tollgate.clock import utcnow
 from tollgate.commands import catalog_of, console, load_settings, metadata_session, show
 from tollgate.commands.demo_calls import announce_calls
-from tollgate.db.models import ApiKey, OAuthClient, Tenant
-from tollgate.keys import parse_api_key, verify_secret
+from tollgate.commands.demo_seed import DEMO_TENANTS, seed_tenants
+from tollgate.contracts import list_subscriptions, subscription_status
 from tollgate.lake import LANDING_DATASETS, Lake
 from tollgate.settings import Settings
 from tollgate.supervisor import Child, Supervisor
@@ -49,27 +44,9 @@ concurrency:
 telemetry:
   enabled: false
 """
-ACTOR = "demo"
 # Mean events per second of simulated time: 7 days of history is ~590k events (every demo
 # customer gets weeks of habits), landed in ~15 s here, well under the minute a first run may take.
 BACKFILL_EVENTS_PER_SECOND = 1.0
-
-
-@dataclass(frozen=True)
-class DemoTenant:
-    id: str
-    name: str
-    tier: str
-    regions: list[str] | None = None
-    oauth_client: bool = False
-
-
-# One buyer per tier; initech shows data residency (it may only receive EU and US-East rows).
-DEMO_TENANTS = (
-    DemoTenant("acme-trial", "Acme Corp", "trial"),
-    DemoTenant("globex-standard", "Globex Corporation", "standard"),
-    DemoTenant("initech-premium", "Initech", "premium", ["US-East", "EU"], oauth_client=True),
-)
 
 
 @dataclass(frozen=True)
@@ -128,9 +105,17 @@ def demo(
     catalog = catalog_of(settings)
     with metadata_session(settings) as session:
         credentials = seed_tenants(session, catalog, settings.data_dir / KEYS_FILE)
+        subscribed = [
+            f"{s.tenant_id} subscribes to {s.product_id} (${s.price_micros / 1e6:,.2f}/month "
+            f"since {s.starts_at:%Y-%m-%d %H:%M} UTC, {s.id})"
+            for s in list_subscriptions(session)
+            if subscription_status(s, utcnow()) == "active"
+        ]
     history = ensure_backfill(settings, backfill_days)
     services = platform_services(settings)
     _report(settings, credentials, history, services)
+    for line in subscribed:
+        console.print(f"contract:        {line}")
     if setup_only:
         return
     # The children must agree with us on where the data is, whatever directory they start in.
@@ -180,58 +165,6 @@ def _fail_abandoned_runs(home: Path) -> None:
     with dg.DagsterInstance.from_config(str(home)) as instance:
         for run in instance.get_runs(dg.RunsFilter(statuses=unfinished)):
             instance.report_run_failed(run, "stopped with the previous `make demo`")
-
-
-def seed_tenants(session: Session, catalog: Catalog, keys_file: Path) -> dict:
-    """Create missing demo tenants, keys and clients; returns the credentials file content."""
-    saved = json.loads(keys_file.read_text()) if keys_file.exists() else {}
-    tenants: dict = saved.get("tenants", {})
-    clients: dict = saved.get("oauth_clients", {})
-    for t in DEMO_TENANTS:
-        if session.get(Tenant, t.id) is None:
-            service.create_tenant(
-                session, t.id, t.name, t.tier, t.regions, catalog=catalog, actor=ACTOR
-            )
-        if not _key_still_valid(session, t.id, tenants.get(t.id)):
-            key = service.issue_key(session, t.id, "demo", actor=ACTOR)
-            tenants[t.id] = {"tier": t.tier, "key_id": key.key_id, "api_key": key.plaintext}
-        if t.oauth_client and not _client_still_valid(session, t.id, clients.get(t.id)):
-            client_id, secret = service.create_oauth_client(session, t.id, actor=ACTOR)
-            clients[t.id] = {"client_id": client_id, "client_secret": secret}
-    content = {"tenants": tenants, "oauth_clients": clients}
-    _write_private(keys_file, json.dumps(content, indent=2) + "\n")
-    return content
-
-
-def _key_still_valid(session: Session, tenant_id: str, entry: dict | None) -> bool:
-    parsed = parse_api_key(entry.get("api_key", "")) if entry else None
-    row = session.get(ApiKey, parsed[0]) if parsed else None
-    return bool(
-        row
-        and row.tenant_id == tenant_id
-        and row.revoked_at is None
-        and verify_secret(parsed[1], row.secret_hash)
-    )
-
-
-def _client_still_valid(session: Session, tenant_id: str, entry: dict | None) -> bool:
-    row = session.get(OAuthClient, entry.get("client_id", "")) if entry else None
-    return bool(
-        row
-        and row.tenant_id == tenant_id
-        and row.revoked_at is None
-        and verify_secret(entry.get("client_secret", ""), row.secret_hash)
-    )
-
-
-def _write_private(path: Path, text: str) -> None:
-    """Write atomically, readable by the owner only (0600) from the first byte."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as f:
-        f.write(text)
-    os.replace(tmp, path)
 
 
 def ensure_backfill(settings: Settings, days: int) -> dict[str, int] | None:

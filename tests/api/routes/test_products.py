@@ -28,6 +28,10 @@ def test_detail_has_schema_versions_price_and_status(client, world):
     )
     body = client.get("/v1/products/customer-behavior-daily", headers=auth(key)).json()
     assert body["price_model"] == "per_record" and body["price_usd"] == 0.10
+    assert body["prices"] == [
+        {"channel": "query", "unit": "record", "usd": "0.1", "included": False},
+        {"channel": "export", "unit": "record", "usd": "0.1", "included": False},
+    ]
     assert [c["name"] for c in body["columns"]][0] == "customer_day_id"
     assert body["status"] == {
         "status": "degraded",
