@@ -2,10 +2,12 @@
 costs and margins.
 
 Fills a fresh embedded metadata database (SQLite, migrated) with N ledger records spread
-over November 2026 (10M; --quick 200k) for 500 tenants and every catalog product, then
-times the month's billing as the batch lane runs it: the daily rollups (one scan of the
-ledger), then from them the invoices, the 30 daily cost attributions and the margins.
-Prints one JSON line last.
+over November 2026 (10M; --quick 200k) for 500 tenants and every catalog product, rated
+as the API rates them (channel, unit price, basis), plus the contracts behind them (every
+tenant subscribes to region-activity from a day of the month, and buys market-trends
+once). Then times the month's billing as the batch lane runs it: the daily rollups (one
+scan of the ledger), then from them the invoices, the 30 daily cost attributions and the
+margins. Prints one JSON line last.
 
     uv run python bench/billing.py [--quick] [--rows N]
 """
@@ -42,7 +44,8 @@ TENANTS = 500
 FILL_SQL = """
 WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i + 1 < :rows)
 INSERT INTO usage_ledger (delivery_id, tenant_id, product_id, kind, units, bytes, status,
-                          compute_ms, route, occurred_at, recorded_at)
+                          compute_ms, route, occurred_at, recorded_at, channel,
+                          unit_price_micros, price_basis, contract_id)
 SELECT printf('d%010d', i),
        printf('t%04d', (i * 7919) % :tenants),
        CASE i % 6 WHEN 0 THEN 'transaction-risk' WHEN 1 THEN 'customer-journey-insights'
@@ -53,21 +56,53 @@ SELECT printf('d%010d', i),
        CASE WHEN i % 6 < 2 THEN 1 ELSE 1 + i % 50 END,
        200 + i % 5000, 'delivered', (i % 97) * 0.5, '/v1/bench',
        strftime('%Y-%m-%d %H:%M:%S', :epoch + i * :spacing, 'unixepoch') || '.000000',
-       strftime('%Y-%m-%d %H:%M:%S', :epoch + i * :spacing, 'unixepoch') || '.000000'
+       strftime('%Y-%m-%d %H:%M:%S', :epoch + i * :spacing, 'unixepoch') || '.000000',
+       CASE i % 6 WHEN 2 THEN 'push' WHEN 4 THEN 'export' ELSE 'query' END,
+       CASE i % 6 WHEN 0 THEN 1500000 WHEN 1 THEN 2500000 WHEN 3 THEN 100000
+                  WHEN 4 THEN 250000 ELSE 0 END,
+       CASE i % 6 WHEN 2 THEN 'subscription' WHEN 5 THEN 'purchase' ELSE 'list' END,
+       CASE i % 6 WHEN 2 THEN printf('sub_t%04d', (i * 7919) % :tenants)
+                  WHEN 5 THEN printf('pur_t%04d', (i * 7919) % :tenants) END
 FROM n
 """
+CONTRACTS_SQL = (
+    """
+WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i + 1 < :tenants)
+INSERT INTO tenants (id, name, tier, status, tier_since, created_at, updated_at)
+SELECT printf('t%04d', i), printf('t%04d', i), 'premium', 'active', :start, :start, :start
+FROM n
+""",
+    """
+INSERT INTO subscriptions (id, tenant_id, product_id, plan, price_micros, currency,
+                           starts_at, ends_at, created_at, created_by)
+SELECT 'sub_' || id, id, 'region-activity', 'monthly', 25000000000, 'USD',
+       strftime('%Y-%m-%d %H:%M:%S', :epoch + (CAST(substr(id, 2) AS INTEGER) % 28) * 86400,
+                'unixepoch') || '.000000',
+       NULL, :start, 'bench'
+FROM tenants
+""",
+    """
+INSERT INTO purchases (id, tenant_id, product_id, price_micros, currency, purchased_at,
+                       updates_until, created_by)
+SELECT 'pur_' || id, id, 'market-trends', 50000000000, 'USD', :start, :end, 'bench'
+FROM tenants
+""",
+)
 
 
 def fill_ledger(db_path: Path, rows: int) -> None:
     epoch = int(datetime(2026, 11, 1, tzinfo=UTC).timestamp())
     spacing = 30 * 86400 / rows  # seconds between records, so the month is covered evenly
     con = sqlite3.connect(db_path)
+    bounds = {"start": "2026-11-01 00:00:00.000000", "end": "2026-12-01 00:00:00.000000"}
     try:
         con.execute("PRAGMA synchronous=OFF")
         with con:
             con.execute(
                 FILL_SQL, {"rows": rows, "tenants": TENANTS, "epoch": epoch, "spacing": spacing}
             )
+            for sql in CONTRACTS_SQL:
+                con.execute(sql, {"tenants": TENANTS, "epoch": epoch, **bounds})
         con.execute("ANALYZE")
     finally:
         con.close()

@@ -9,6 +9,7 @@ import typer
 from rich.table import Table
 
 from tollgate.billing import invoice_month, tenant_invoices
+from tollgate.billing.lines import usd_text
 from tollgate.commands import catalog_of, console, load_settings, metadata_session, show
 from tollgate.db.engine import engine_for
 from tollgate.db.models import Tenant
@@ -61,7 +62,7 @@ def show_invoice(
             line.price_model,
             line.description,
             f"{line.quantity:,}",
-            f"${line.unit_price_usd:,.2f}",
+            usd_text(line.unit_price_usd),
             _usd(line.amount_cents),
         )
     table.add_section()
