@@ -70,12 +70,13 @@ def subscription_line(catalog: Catalog, sub: ContractFee, start: date, end: date
     in_month = calendar.monthrange(start.year, start.month)[1]
     monthly = Decimal(sub.price_micros) / MICROS
     amount = monthly * len(days) / in_month
+    span = f"{days[0]:%b %d}" + (f"-{days[-1]:%b %d}" if len(days) > 1 else "")
     return {
         "product_id": sub.product_id,
         "price_model": catalog.product(sub.product_id).price.model,
         "description": (
             f"subscription {sub.id}: active {len(days)} of {in_month} days "
-            f"({days[0]:%b %d}-{days[-1]:%b %d}), {usd_text(monthly)}/month x "
+            f"({span}), {usd_text(monthly)}/month x "
             f"{len(days)}/{in_month}"
         ),
         "quantity": len(days),
