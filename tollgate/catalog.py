@@ -16,7 +16,7 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from tollgate.prices import Price, check_price
+from tollgate.prices import Price, price_history_fault
 
 Lane = Literal["live", "batch"]
 ColumnType = Literal["string", "integer", "double", "boolean", "timestamp", "date"]
@@ -243,7 +243,9 @@ def _check_references(catalog: Catalog) -> None:
         for col in sorted(p.quality.columns()):
             if col not in names:
                 raise CatalogError(f"{where}.quality: {col!r} is not a column")
-        _check_prices(p)
+        fault = price_history_fault(p.price, p.price_changes, p.lane)
+        if fault is not None:
+            raise CatalogError(f"{where}.{fault}")
         versions = [v.version for v in p.schema_versions]
         if len(set(versions)) != len(versions):
             raise CatalogError(f"{where}.schema_versions: duplicate version")
@@ -254,32 +256,6 @@ def _check_references(catalog: Catalog) -> None:
     for p in catalog.products:
         if not catalog.tiers_with(p.id):
             raise CatalogError(f"products[{p.id}]: no tier sells it")
-
-
-def _check_prices(p: Product) -> None:
-    where = f"products[{p.id}]"
-    if p.price.effective_from is not None:
-        raise CatalogError(f"{where}.price.effective_from: the first price has no start date")
-    previous = None
-    for n, price in enumerate([p.price, *p.price_changes]):
-        field = "price" if n == 0 else f"price_changes[{n - 1}]"
-        fault = check_price(price, p.lane)
-        if fault is not None:
-            raise CatalogError(f"{where}.{field}.{fault[0]}: {fault[1]}")
-        if n == 0:
-            continue
-        if price.model != p.price.model:
-            raise CatalogError(
-                f"{where}.{field}.model: must stay {p.price.model} (a price change keeps the "
-                "contract; sell another product for another model)"
-            )
-        if price.effective_from is None:
-            raise CatalogError(f"{where}.{field}.effective_from: required for a price change")
-        if previous is not None and price.effective_from <= previous:
-            raise CatalogError(
-                f"{where}.{field}.effective_from: must be after {previous.isoformat()}"
-            )
-        previous = price.effective_from
 
 
 def _locate(raw: dict, loc: tuple) -> str:

@@ -71,7 +71,7 @@ class Price(_Strict):
             return None
         stated = getattr(self, channel)
         if stated == INCLUDED:
-            return ChannelRate(channel, _included_unit(channel, self.model), 0, included=True)
+            return ChannelRate(channel, _included_unit(channel), 0, included=True)
         if isinstance(stated, ChannelPrice):
             return ChannelRate(channel, stated.per, to_micros(stated.usd))
         return _default_rate(self, channel)
@@ -93,7 +93,7 @@ class ChannelRate:
 
 def _default_rate(price: Price, channel: Channel) -> ChannelRate | None:
     if price.model in ("subscription_monthly", "one_time"):
-        return ChannelRate(channel, _included_unit(channel, price.model), 0, included=True)
+        return ChannelRate(channel, _included_unit(channel), 0, included=True)
     micros = to_micros(price.usd)
     if price.model == "per_query" and channel == "query":
         return ChannelRate("query", "query", micros)
@@ -102,7 +102,7 @@ def _default_rate(price: Price, channel: Channel) -> ChannelRate | None:
     return None
 
 
-def _included_unit(channel: Channel, model: str) -> Unit:
+def _included_unit(channel: Channel) -> Unit:
     # Counted for usage reporting only: included deliveries are rated $0.
     return {"query": "record", "push": "message", "export": "record"}[channel]
 
@@ -146,4 +146,31 @@ def check_price(price: Price, lane: str) -> tuple[str, str] | None:
     query = price.rate("query", lane)
     if price.bill_empty and (query is None or query.unit != "query"):
         return "bill_empty", "only a query channel priced per query can bill empty answers"
+    return None
+
+
+def price_history_fault(price: Price, changes: list[Price], lane: str) -> str | None:
+    """The first fault of a product's price and its later changes, as 'field: reason'
+    (the field under the product), or None. A change keeps the model and takes effect on a
+    day after the one before."""
+    if price.effective_from is not None:
+        return "price.effective_from: the first price has no start date"
+    previous = None
+    for n, entry in enumerate([price, *changes]):
+        field = "price" if n == 0 else f"price_changes[{n - 1}]"
+        fault = check_price(entry, lane)
+        if fault is not None:
+            return f"{field}.{fault[0]}: {fault[1]}"
+        if n == 0:
+            continue
+        if entry.model != price.model:
+            return (
+                f"{field}.model: must stay {price.model} (a price change keeps the contract; "
+                "sell another product for another model)"
+            )
+        if entry.effective_from is None:
+            return f"{field}.effective_from: required for a price change"
+        if previous is not None and entry.effective_from <= previous:
+            return f"{field}.effective_from: must be after {previous.isoformat()}"
+        previous = entry.effective_from
     return None

@@ -93,6 +93,61 @@ BAD_CATALOGS = {
         lambda d: product(d, "market-trends")["price"].update(usd=-1),
         "products[market-trends].price.usd",
     ),
+    "push on a batch product": (
+        lambda d: product(d, "customer-behavior-daily")["price"].update(
+            push={"per": "message", "usd": 0.01}
+        ),
+        "products[customer-behavior-daily].price.push: a batch product has no push channel",
+    ),
+    "push priced per record": (
+        lambda d: product(d, "transaction-risk")["price"]["push"].update(per="record"),
+        "products[transaction-risk].price.push.per: 'record' is not one of message",
+    ),
+    "unknown unit": (
+        lambda d: product(d, "transaction-risk")["price"]["push"].update(per="minute"),
+        "products[transaction-risk].price.push",
+    ),
+    "finer than a micro-dollar": (
+        lambda d: product(d, "transaction-risk")["price"]["push"].update(usd=0.0000001),
+        "products[transaction-risk].price.push.usd: 1e-07 has more than 6 decimal places",
+    ),
+    "included without a contract": (
+        lambda d: product(d, "transaction-risk")["price"].update(push="included"),
+        "products[transaction-risk].price.push: only a subscription or a purchase includes",
+    ),
+    "one-time without its window": (
+        lambda d: product(d, "market-trends")["price"].pop("includes_updates_days"),
+        "products[market-trends].price.includes_updates_days: required for one_time",
+    ),
+    "empty answers billed per record": (
+        lambda d: product(d, "customer-behavior-daily")["price"].update(bill_empty=True),
+        "products[customer-behavior-daily].price.bill_empty: only a query channel priced per",
+    ),
+    "price change of model": (
+        lambda d: product(d, "transaction-risk").update(
+            price_changes=[{"effective_from": "2027-01-01", "model": "per_record", "usd": 0.2}]
+        ),
+        "products[transaction-risk].price_changes[0].model: must stay per_query",
+    ),
+    "price changes out of order": (
+        lambda d: product(d, "transaction-risk").update(
+            price_changes=[
+                {"effective_from": "2027-03-01", "model": "per_query", "usd": 2},
+                {"effective_from": "2027-02-01", "model": "per_query", "usd": 3},
+            ]
+        ),
+        "products[transaction-risk].price_changes[1].effective_from: must be after 2027-03-01",
+    ),
+    "price change without a date": (
+        lambda d: product(d, "transaction-risk").update(
+            price_changes=[{"model": "per_query", "usd": 2}]
+        ),
+        "products[transaction-risk].price_changes[0].effective_from: required",
+    ),
+    "negative trial": (
+        lambda d: d["tiers"]["trial"].update(trial_days=0),
+        "tiers[trial].trial_days",
+    ),
     "unknown field": (
         lambda d: d["tiers"]["trial"].update(rate_limit=5),
         "tiers[trial].rate_limit: unknown field",
@@ -136,3 +191,18 @@ def test_document_that_is_not_a_mapping(tmp_path):
     path.write_text("- just\n- a list\n")
     with pytest.raises(CatalogError, match="must be a mapping"):
         load_catalog(path)
+
+
+def test_the_price_in_force_follows_its_effective_days():
+    from datetime import UTC, datetime
+
+    from tollgate.catalog import parse_catalog
+
+    doc = copy.deepcopy(SHIPPED)
+    risk = product(doc, "transaction-risk")
+    risk["price_changes"] = [{**risk["price"], "usd": 1.75, "effective_from": "2027-07-01"}]
+    p = parse_catalog(doc).product("transaction-risk")
+    before = datetime(2027, 6, 30, 23, 59, 59, tzinfo=UTC)
+    assert p.price_at(before).usd == 1.50
+    assert p.price_at(datetime(2027, 7, 1, tzinfo=UTC)).usd == 1.75
+    assert p.price_at(datetime(2027, 7, 1, tzinfo=UTC)).rate("push", "live").micros == 500
