@@ -45,10 +45,14 @@ def catalog(settings) -> Catalog:
     return load_catalog(settings.catalog_path)
 
 
-@pytest.fixture
-def engine(settings):
-    upgrade(settings.metadata_db_url)
-    return engine_for(settings.metadata_db_url)
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def engine(request, settings):
+    """The embedded metadata database, then PostgreSQL."""
+    url = settings.metadata_db_url
+    if request.param == "postgres":
+        url = request.getfixturevalue("postgres_url")
+    upgrade(url)
+    return engine_for(url)
 
 
 def tenant(engine, tenant_id: str, tier: str, since: datetime = NOV_1) -> str:
