@@ -11,6 +11,8 @@ from orchestration.definitions import defs as load_defs
 from orchestration.defs.resources import TollgateResource, WarehouseDbt
 from orchestration.live_definitions import defs as load_live_defs
 from tollgate import tenants
+from tollgate.catalog import load_catalog
+from tollgate.contracts import create_subscription
 from tollgate.db.engine import session_factory
 from tollgate.db.migrate import upgrade
 from tollgate.settings import Settings
@@ -69,12 +71,17 @@ def run_live_freshness(live_defs: dg.Definitions, settings: Settings):
 
 @pytest.fixture
 def tenant_key(settings: Settings):
-    """A tenant on `tier` and its API key (plaintext)."""
+    """A tenant on `tier`, subscribed to `subscribe` (product ids), and its API key."""
     upgrade(settings.metadata_db_url)
+    catalog = load_catalog(settings.catalog_path)
 
-    def make(tenant_id: str, tier: str, regions: list[str] | None = None) -> str:
+    def make(
+        tenant_id: str, tier: str, regions: list[str] | None = None, subscribe: tuple = ()
+    ) -> str:
         with session_factory(settings.metadata_db_url)() as session:
             tenants.create_tenant(session, tenant_id, tenant_id, tier, regions)
+            for product_id in subscribe:
+                create_subscription(session, tenant_id, product_id, catalog=catalog)
             return tenants.issue_key(session, tenant_id, "e2e").plaintext
 
     return make

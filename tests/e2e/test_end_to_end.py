@@ -88,7 +88,7 @@ def landed_transactions(lake: Lake, ids: set[str]) -> set[str]:
 
 
 def test_an_event_travels_the_whole_way(tmp_path, settings, run_batch, tenant_key):
-    key = tenant_key("buyer", "premium")
+    key = tenant_key("buyer", "premium", subscribe=("region-activity",))
     port = free_port()
     env = platform_env(
         settings.data_dir,
