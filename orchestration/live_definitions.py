@@ -1,4 +1,4 @@
-"""The live checks' code location: each live product's watermark freshness, every minute.
+"""The live lane's code location: the stream lane's assets and their freshness, every minute.
 
 A code location of its own, beside the batch lane's (definitions.py), because its schedule
 launches a run every minute and a run starts by loading its code location. This one imports
@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import dagster as dg
 
-from orchestration.live import freshness
+from orchestration.live import freshness, stream
 
 
 @dg.definitions
 def defs() -> dg.Definitions:
-    return freshness.defs()
+    return dg.Definitions.merge(stream.defs(), freshness.defs())

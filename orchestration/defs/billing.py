@@ -16,6 +16,7 @@ from datetime import date, timedelta
 import dagster as dg
 
 from orchestration.defs.resources import TollgateResource
+from orchestration.lib.lineage import USAGE_LEDGER
 from orchestration.lib.partitions import DAILY
 from tollgate.billing import (
     CostRates,
@@ -39,6 +40,7 @@ def _day(context: dg.AssetExecutionContext) -> date:
 @dg.asset(
     partitions_def=DAILY,
     group_name=GROUP,
+    deps=[USAGE_LEDGER],
     kinds={"sql"},
     description="Usage per tenant and product for one UTC day, rolled up from the ledger.",
 )
@@ -62,7 +64,7 @@ def usage_daily(
 @dg.asset(
     partitions_def=DAILY,
     group_name=GROUP,
-    deps=[usage_daily],
+    deps=[usage_daily, USAGE_LEDGER],
     kinds={"sql"},
     description="Each tenant's cost of serving on one UTC day: compute time of its requests "
     "and exports, bytes transferred, API calls and storage of its exports (rates in settings).",
@@ -86,7 +88,7 @@ def tenant_costs(
 @dg.asset(
     partitions_def=MONTHLY,
     group_name=GROUP,
-    deps=[usage_daily],
+    deps=[usage_daily, USAGE_LEDGER],
     kinds={"sql"},
     description="Monthly invoices that follow contracts: subscriptions prorated by active "
     "days, one-time purchases in the month bought, deliveries at the price recorded with each "

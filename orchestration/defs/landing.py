@@ -1,4 +1,4 @@
-"""The landing zone as a source: observed per dataset, and a sensor for new or late days."""
+"""The landing zone: what the stream lane lands per dataset, and a sensor for new or late days."""
 
 import hashlib
 import json
@@ -7,26 +7,22 @@ import dagster as dg
 
 from orchestration.defs.resources import TollgateResource
 from orchestration.lib.landing_scan import changed_partitions, partition_fingerprints
+from orchestration.lib.lineage import EVENT_SOURCE, landing_key
 from tollgate.lake import LANDING_DATASETS
 
 BATCH_JOB = "batch_lane"
 
 
-def build_landing_source(dataset: str) -> dg.SourceAsset:
-    @dg.observable_source_asset(
-        key=dg.AssetKey(["landing", dataset]),
+def landing_spec(dataset: str) -> dg.AssetSpec:
+    """Written by the stream lane (Bytewax) from the validated, deduplicated events: beside
+    the live products, not from them."""
+    return dg.AssetSpec(
+        key=landing_key(dataset),
+        deps=[EVENT_SOURCE],
         group_name="landing",
+        kinds={"bytewax", "parquet"},
         description=f"Parquet the stream lane lands for {dataset}, by event_date/event_hour.",
     )
-    def landing_source(tollgate: TollgateResource) -> dg.ObserveResult:
-        days = partition_fingerprints(tollgate.lake(), (dataset,))
-        version = hashlib.sha256(json.dumps(days, sort_keys=True).encode()).hexdigest()[:16]
-        return dg.ObserveResult(
-            data_version=dg.DataVersion(version) if days else None,
-            metadata={"days": len(days), "latest_day": max(days, default="none")},
-        )
-
-    return landing_source
 
 
 ACTIVE_RUN_STATUSES = [
@@ -85,6 +81,6 @@ def landing_partitions_sensor(context: dg.SensorEvaluationContext, tollgate: Tol
 @dg.definitions
 def defs() -> dg.Definitions:
     return dg.Definitions(
-        assets=[build_landing_source(d) for d in LANDING_DATASETS],
+        assets=[landing_spec(d) for d in LANDING_DATASETS],
         sensors=[landing_partitions_sensor],
     )

@@ -16,6 +16,7 @@ import polars as pl
 from sqlalchemy import select
 
 from orchestration.defs.resources import TollgateResource
+from orchestration.lib.lineage import REQUEST_LOG
 from orchestration.lib.partitions import DAILY
 from tollgate.db.engine import make_engine
 from tollgate.db.ops_models import RequestLogEntry
@@ -127,6 +128,7 @@ def breaches(report: pl.DataFrame, kpis: Kpis = KPIS) -> list[dict]:
 
 @dg.asset(
     key=SLA_ASSET,
+    deps=[REQUEST_LOG],
     partitions_def=DAILY,
     group_name="operations",
     kinds={"polars"},

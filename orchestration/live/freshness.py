@@ -1,31 +1,18 @@
 """Freshness of live products: a check on each one's watermark in the live store.
 
-Live products are computed by the stream lane, outside Dagster; they appear here as
-external assets so their freshness is visible (and recorded in product_status) too.
+Live products are computed by the stream lane, outside Dagster (live/stream.py declares
+them as external assets); their freshness is checked here and recorded in product_status.
 """
 
 from datetime import UTC, datetime
 
 import dagster as dg
 
+from orchestration.lib.lineage import live_key
 from orchestration.lib.live_freshness import classify, read_watermarks
 from orchestration.lib.status import record_status
 from orchestration.lib.tollgate_resource import TollgateResource
 from tollgate.catalog import Product, get_catalog
-
-
-def live_key(product: Product) -> dg.AssetKey:
-    return dg.AssetKey(["live_store", product.source])
-
-
-def live_spec(product: Product) -> dg.AssetSpec:
-    return dg.AssetSpec(
-        key=live_key(product),
-        group_name="live",
-        kinds={"bytewax"},
-        description=f"{product.title}: computed by the stream lane into the live store.",
-        tags={"tollgate/product": product.id},
-    )
 
 
 def build_live_freshness_check(product: Product) -> dg.AssetChecksDefinition:
@@ -68,7 +55,6 @@ def defs() -> dg.Definitions:
         executor_def=dg.in_process_executor,
     )
     return dg.Definitions(
-        assets=[live_spec(p) for p in products],
         resources={"tollgate": TollgateResource()},
         asset_checks=[build_live_freshness_check(p) for p in products],
         jobs=[job],

@@ -58,7 +58,7 @@ def test_every_definition_loads(batch_defs: dg.Definitions):
 def test_live_checks_load_as_their_own_code_location(live_defs: dg.Definitions):
     graph = live_defs.resolve_asset_graph()
     keys = {k.to_user_string() for k in graph.get_all_asset_keys()}
-    assert keys == {f"live_store/{p.source}" for p in LIVE}
+    assert keys == {"events/source"} | {f"live_store/{p.source}" for p in LIVE}
     checks = {(c.asset_key.to_user_string(), c.name) for c in graph.asset_check_keys}
     assert checks == {(f"live_store/{p.source}", "watermark_freshness") for p in LIVE}
     assert {s.name for s in live_defs.schedules} == {"live_freshness_schedule"}
