@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -169,3 +171,28 @@ def test_help_lists_every_command(run):
     assert result.exit_code == 0
     for command in ("demo", "generate", "tenants", "keys", "clients", "migrate"):
         assert command in result.output
+
+
+def test_each_command_loads_when_run(run):
+    from tollgate.cli import COMMANDS
+
+    for name in COMMANDS:
+        result = run(name, "--help")
+        assert result.exit_code == 0, result.output
+        assert re.search(rf"Usage: \S+ {name} ", result.output), result.output
+        assert "--install-completion" not in result.output
+
+
+def test_help_imports_no_subcommand():
+    """`tollgate --help` starts without the database, settings, catalog or generator modules."""
+    heavy = ("sqlalchemy", "alembic", "pydantic", "tollgate.catalog", "tollgate.commands")
+    code = (
+        "import sys\n"
+        "from tollgate.cli import app\n"
+        "try:\n"
+        "    app(['--help'])\n"
+        "except SystemExit:\n"
+        f"    print(sorted(m for m in {heavy!r} if m in sys.modules))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip().splitlines()[-1] == "[]"

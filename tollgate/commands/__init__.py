@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import getpass
+from typing import TYPE_CHECKING
 
 from rich.console import Console
-from rich.table import Table
-from sqlalchemy.orm import Session
 
-from tollgate.catalog import Catalog, load_catalog
-from tollgate.db.engine import session_factory
-from tollgate.db.migrate import upgrade
-from tollgate.settings import Settings
+if TYPE_CHECKING:  # imported where used: a command loads only what it needs
+    from rich.table import Table
+    from sqlalchemy.orm import Session
+
+    from tollgate.catalog import Catalog
+    from tollgate.settings import Settings
 
 console = Console(highlight=False, soft_wrap=True)
 
@@ -24,15 +25,22 @@ def show(table: Table) -> None:
 
 def load_settings() -> Settings:
     """Settings read fresh from the environment: one CLI run, one configuration."""
+    from tollgate.settings import Settings
+
     return Settings()
 
 
 def catalog_of(settings: Settings) -> Catalog:
+    from tollgate.catalog import load_catalog
+
     return load_catalog(settings.catalog_path)
 
 
 def metadata_session(settings: Settings) -> Session:
     """A session on an up-to-date metadata DB (migrating is a no-op once at head)."""
+    from tollgate.db.engine import session_factory
+    from tollgate.db.migrate import upgrade
+
     upgrade(settings.metadata_db_url)
     return session_factory(settings.metadata_db_url)()
 
