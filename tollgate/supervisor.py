@@ -7,21 +7,34 @@ through shutdown pipes; a SIGTERM to them directly interrupts them mid-shutdown)
 period, then SIGKILL for whatever is left in the group. A second Ctrl-C skips
 the grace period. A child that exits on its own is a failure: the others are stopped and the
 supervisor exits non-zero, so `make demo` never keeps running half a platform.
+
+Every line a child writes goes to its log file (`<log_dir>/<name>.log`, timestamped); the
+console shows those at INFO and above, so DEBUG chatter (a Dagster run's every step event)
+stays in the files. A line's level is the first level name in its head, as the usual log
+formats put it (`INFO:     ...`, `... - DEBUG - ...`, `[WARNING] ...`); a line with none (a
+traceback, a continuation) goes where the line before it went.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import re
 import signal
 import subprocess
 import sys
 import threading
 import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import TextIO
 
 REPEAT_SIGNAL_SECONDS = 1.0
+# A level name standing alone in the first characters of a line.
+LEVEL = re.compile(r"(?<![A-Za-z])(DEBUG|INFO|WARNING|WARN|ERROR|CRITICAL|FATAL)(?![A-Za-z])")
+LEVEL_HEAD = 120
+QUIET_LEVELS = frozenset({"DEBUG"})
 
 
 @dataclass(frozen=True)
@@ -38,11 +51,17 @@ class Child:
 
 class Supervisor:
     def __init__(
-        self, children: list[Child], *, grace_seconds: float = 10.0, out: TextIO | None = None
+        self,
+        children: list[Child],
+        *,
+        grace_seconds: float = 10.0,
+        out: TextIO | None = None,
+        log_dir: Path | None = None,
     ) -> None:
         self.children = children
         self.grace_seconds = grace_seconds
         self.out = out if out is not None else sys.stdout
+        self.log_dir = log_dir
         self._procs: dict[str, subprocess.Popen] = {}
         self._readers: list[threading.Thread] = []
         self._lock = threading.Lock()
@@ -140,8 +159,19 @@ class Supervisor:
 
     def _relay(self, name: str, proc: subprocess.Popen) -> None:
         assert proc.stdout is not None
-        for line in proc.stdout:
-            self._write(f"{name:<{self._width}} | {line.rstrip()}")
+        shown = True
+        with contextlib.ExitStack() as stack:
+            log = None
+            if self.log_dir is not None:
+                self.log_dir.mkdir(parents=True, exist_ok=True)
+                log = stack.enter_context(open(self.log_dir / f"{name}.log", "a", buffering=1))
+            for raw in proc.stdout:
+                line = raw.rstrip()
+                if log is not None:
+                    log.write(f"{datetime.now(UTC):%Y-%m-%dT%H:%M:%S.%fZ} {line}\n")
+                shown = console_worthy(line, shown)
+                if shown:
+                    self._write(f"{name:<{self._width}} | {line}")
 
     def announce(self, text: str) -> None:
         """Print a block of lines for the person at the terminal, never split by child output."""
@@ -158,10 +188,19 @@ class Supervisor:
             self.out.flush()
 
 
+def console_worthy(line: str, previous: bool) -> bool:
+    """Whether a child's line belongs on the console: its level is not DEBUG; a line with no
+    level follows the line before it (`previous`)."""
+    found = LEVEL.search(line[:LEVEL_HEAD])
+    return previous if found is None else found.group(1) not in QUIET_LEVELS
+
+
 def _signal_group(proc: subprocess.Popen, sig: signal.Signals) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(proc.pid, sig)
 
 
-def supervise(children: list[Child], *, grace_seconds: float = 10.0) -> int:
-    return Supervisor(children, grace_seconds=grace_seconds).run()
+def supervise(
+    children: list[Child], *, grace_seconds: float = 10.0, log_dir: Path | None = None
+) -> int:
+    return Supervisor(children, grace_seconds=grace_seconds, log_dir=log_dir).run()

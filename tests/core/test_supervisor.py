@@ -11,16 +11,20 @@ import textwrap
 import time
 from pathlib import Path
 
+import pytest
+
 # A supervisor run in its own process, so the test can signal it like a terminal would.
 RUNNER = textwrap.dedent("""
     import json, sys
+    from pathlib import Path
     from tollgate.supervisor import Child, supervise
     spec = json.loads(sys.argv[1])
     children = [
         Child(c["name"], [sys.executable, "-c", c["code"]], signal_leader_only=c.get("leader", 0))
         for c in spec["children"]
     ]
-    sys.exit(supervise(children, grace_seconds=spec["grace"]))
+    log_dir = spec.get("log_dir")
+    sys.exit(supervise(children, grace_seconds=spec["grace"], log_dir=log_dir and Path(log_dir)))
 """)
 
 # Writes its pid, says hello, then sleeps until signalled.
@@ -34,8 +38,10 @@ STUBBORN = (
 )
 
 
-def start(children: list[dict], grace: float = 5.0) -> subprocess.Popen:
-    spec = json.dumps({"children": children, "grace": grace})
+def start(
+    children: list[dict], grace: float = 5.0, log_dir: Path | None = None
+) -> subprocess.Popen:
+    spec = json.dumps({"children": children, "grace": grace, "log_dir": log_dir and str(log_dir)})
     return subprocess.Popen(
         [sys.executable, "-c", RUNNER, spec],
         stdout=subprocess.PIPE,
@@ -201,3 +207,49 @@ def test_a_child_that_cannot_start_fails_cleanly(tmp_path):
     code = Supervisor([Child("ghost", [str(tmp_path / "no-such-program")])], out=out).run()
     assert code == 1
     assert any("cannot start ghost" in line for line in out)
+
+
+@pytest.mark.parametrize(
+    ("line", "previous", "shown"),
+    [
+        ('INFO:     127.0.0.1:5 - "GET /v1/products HTTP/1.1" 200 OK', False, True),
+        (
+            "2026-11-30 11:24:41 +0000 - dagster - DEBUG - batch_lane - 1f2e - STEP_START",
+            True,
+            False,
+        ),
+        (
+            "2026-11-30 11:24:41 +0000 - dagster - INFO - batch_lane - 1f2e - RUN_SUCCESS",
+            False,
+            True,
+        ),
+        ("dagster.daemon.SensorDaemon - WARNING - sensor took long", False, True),
+        ("[ERROR] the live store is unreachable", False, True),
+        ("Traceback (most recent call last):", False, False),
+        ("Traceback (most recent call last):", True, True),
+        ("a DEBUGGER attached; nothing to do with levels", True, True),
+    ],
+)
+def test_console_shows_info_and_above(line, previous, shown):
+    from tollgate.supervisor import console_worthy
+
+    assert console_worthy(line, previous) is shown
+
+
+def test_debug_lines_go_to_the_log_file_only(tmp_path):
+    pidfile, logs = tmp_path / "a.pid", tmp_path / "logs"
+    code = (
+        "import os, time; print('x - DEBUG - step started'); print('  detail of the step'); "
+        "print('x - INFO - run finished'); "
+        f"open({str(pidfile)!r}, 'w').write(str(os.getpid())); time.sleep(60)"
+    )
+    sup = start([{"name": "alpha", "code": code}], log_dir=logs)
+    wait_for([pidfile])
+    time.sleep(0.5)
+    sup.send_signal(signal.SIGTERM)
+    out, _ = sup.communicate(timeout=30)
+    relayed = [line for line in out.splitlines() if line.startswith("alpha")]
+    assert relayed == ["alpha      | x - INFO - run finished"], out
+    logged = (logs / "alpha.log").read_text()
+    for text in ("x - DEBUG - step started", "  detail of the step", "x - INFO - run finished"):
+        assert text in logged
