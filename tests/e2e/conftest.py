@@ -8,7 +8,7 @@ import dagster as dg
 import pytest
 
 from orchestration.definitions import defs as load_defs
-from orchestration.defs.resources import TollgateResource, WarehouseDbt
+from orchestration.defs.resources import TollgateResource, prepare_project, warehouse_dbt
 from orchestration.live_definitions import defs as load_live_defs
 from tollgate import tenants
 from tollgate.catalog import load_catalog
@@ -22,6 +22,8 @@ BATCH_GROUPS = ("warehouse_staging", "warehouse_intermediate", "warehouse_marts"
 
 @pytest.fixture(scope="session")
 def batch_defs() -> dg.Definitions:
+    # What a deployment does before Dagster loads the batch lane: parse the dbt project.
+    prepare_project()
     return load_defs()
 
 
@@ -36,7 +38,7 @@ def run_batch(batch_defs: dg.Definitions, settings: Settings):
     instance = dg.DagsterInstance.ephemeral()
     resources = {
         "tollgate": TollgateResource.from_settings(settings),
-        "dbt": WarehouseDbt(),
+        "dbt": warehouse_dbt(),
     }
 
     def run(first: date, last: date | None = None) -> dg.ExecuteInProcessResult:

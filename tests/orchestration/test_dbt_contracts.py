@@ -10,8 +10,14 @@ from pathlib import Path
 import dagster as dg
 import pytest
 import yaml
+from dagster_dbt import DbtProject
 
-from orchestration.defs.resources import DBT_PROJECT_DIR, TollgateResource, WarehouseDbt
+from orchestration.defs.resources import (
+    DBT_PROJECT_DIR,
+    TollgateResource,
+    vars_args,
+    warehouse_dbt,
+)
 from orchestration.lib.dbt_contracts import mart_yaml_path, render
 from tollgate.catalog import get_catalog, load_catalog
 from tollgate.events.generator import GeneratorConfig, SyntheticSource
@@ -74,6 +80,9 @@ def test_a_catalog_change_is_a_drift_until_rendered(tmp_path: Path) -> None:
 def test_a_mart_without_a_contracted_column_stops_the_build(tmp_path, settings, batch_defs):
     """The contract declares a column the model does not build (a catalog column the mart
     forgot): dbt refuses the mart and the run fails naming the product and the column."""
+    # The batch lane's dbt step, on a copy of the project (batch_defs prepared the original).
+    from orchestration.defs.dbt import build_warehouse_models
+
     project = tmp_path / "dbt_project"
     shutil.copytree(DBT_PROJECT_DIR, project, ignore=shutil.ignore_patterns("target", "logs"))
     yml = project / mart_yaml_path(PRODUCT).relative_to("dbt_project")
@@ -86,12 +95,16 @@ def test_a_mart_without_a_contracted_column_stops_the_build(tmp_path, settings, 
     start = datetime.combine(DAY, datetime.min.time(), UTC)
     source = SyntheticSource(GeneratorConfig(seed=3, customers=20, events_per_second=0.01))
     backfill_landing(Lake.from_settings(settings), source, start, start + timedelta(days=1))
+    copied = DbtProject(project_dir=project, target_path=tmp_path / "dbt_target")
+    warehouse_dbt(copied).cli(
+        ["parse", *vars_args(settings)], target_path=copied.target_path
+    ).wait()
     result = dg.materialize(
-        [*batch_defs.assets, *batch_defs.asset_checks],
+        [build_warehouse_models(copied)],
         instance=dg.DagsterInstance.ephemeral(),
         resources={
             "tollgate": TollgateResource.from_settings(settings),
-            "dbt": WarehouseDbt(project_dir=str(project)),
+            "dbt": warehouse_dbt(copied),
         },
         partition_key=DAY.isoformat(),
         selection=dg.AssetSelection.groups("warehouse_staging", "warehouse_intermediate")

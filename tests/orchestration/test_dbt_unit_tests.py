@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 
-from orchestration.defs.dbt import window_env
-from orchestration.defs.resources import WarehouseDbt, vars_args
+from orchestration.defs.resources import dbt_target, vars_args, warehouse_dbt, window_args
 from tollgate.events.generator import GeneratorConfig, SyntheticSource
 from tollgate.events.writers import backfill_landing
 from tollgate.lake import Lake
@@ -18,13 +17,9 @@ def test_dbt_unit_tests_pass(settings):
     start = datetime(DAY.year, DAY.month, DAY.day, tzinfo=UTC)
     source = SyntheticSource(GeneratorConfig(seed=5, customers=10, events_per_second=0.01))
     backfill_landing(Lake.from_settings(settings), source, start, start + timedelta(days=1))
-    result = (
-        WarehouseDbt()
-        .runner(settings)
-        .invoke(["build"], vars_args(settings), env=window_env(DAY, DAY + timedelta(days=1)))
-    )
-    statuses = {r.node.unique_id: str(r.status) for r in result.result.results}
-    unit = {uid: status for uid, status in statuses.items() if uid.startswith("unit_test.")}
+    args = ["build", *vars_args(settings), *window_args(DAY, DAY + timedelta(days=1))]
+    invocation = warehouse_dbt().cli(args, target_path=dbt_target(settings)).wait()
+    results = invocation.get_artifact("run_results.json")["results"]
+    unit = {r["unique_id"]: r["status"] for r in results if r["unique_id"].startswith("unit_test.")}
     assert len(unit) == 5
     assert set(unit.values()) == {"pass"}, unit
-    assert result.success

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -79,7 +80,7 @@ def test_the_live_location_loads_without_dbt_or_great_expectations():
     assert loaded.strip() == "[]"
 
 
-def test_workspace_names_both_code_locations():
+def test_workspace_names_both_code_locations(batch_defs):
     workspace = yaml.safe_load((Path(__file__).parents[2] / "workspace.yaml").read_text())
     modules = {
         entry["python_module"]["location_name"]: entry["python_module"]["module_name"]
@@ -104,3 +105,19 @@ def test_sold_marts_are_gated_and_published_downstream(batch_defs: dg.Definition
         assert graph.get(mart).partitions_def == snapshot.partitions_def
         policy = graph.get(mart).freshness_policy
         assert policy.fail_window.to_timedelta().total_seconds() == product.freshness_sla_seconds
+
+
+def test_loading_the_batch_lane_never_parses_the_dbt_project(tmp_path):
+    """Every run worker loads the definitions: they read the prepared manifest, never parse."""
+    env = {**os.environ, "TOLLGATE_DATA_DIR": str(tmp_path)}
+    load = [sys.executable, "-c", "from orchestration.definitions import defs; defs()"]
+    unprepared = subprocess.run(load, env=env, capture_output=True, text=True)
+    assert unprepared.returncode != 0
+    assert "run `python -m orchestration.prepare`" in unprepared.stderr
+
+    subprocess.run([sys.executable, "-m", "orchestration.prepare"], env=env, check=True)
+    target = tmp_path / "dbt_target"
+    prepared = {p.name: p.stat().st_mtime_ns for p in target.iterdir()}
+    assert "manifest.json" in prepared
+    subprocess.run(load, env=env, check=True, capture_output=True)
+    assert {p.name: p.stat().st_mtime_ns for p in target.iterdir()} == prepared
