@@ -9,8 +9,10 @@ import time
 from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
 
 from api import metering
+from api.docs import DocsPolicyMiddleware
 from api.edge import EdgeMiddleware
 from api.errors import install_error_handlers
 from api.exportworker import ExportWorker
@@ -101,7 +103,8 @@ def create_app(settings: Settings | None = None, *, prepare_stores: bool = True)
             gc.set_threshold(*previous_thresholds)
             gc.unfreeze()
 
-    app = FastAPI(
+    # /docs and /redoc with their scripts and styles served from the package, never a CDN.
+    app = FastAPIOffline(
         title="Tollgate Data API",
         version=services.catalog.api_version,
         description=DESCRIPTION,
@@ -115,6 +118,7 @@ def create_app(settings: Settings | None = None, *, prepare_stores: bool = True)
     install_error_handlers(app)
     app.add_middleware(RequestLogMiddleware, log=request_log)
     app.add_middleware(EdgeMiddleware, metrics=services.metrics)
+    app.add_middleware(DocsPolicyMiddleware)
     for router in (
         ops.router,
         oauth.router,

