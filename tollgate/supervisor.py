@@ -109,13 +109,13 @@ class Supervisor:
                     start_new_session=True,
                 )
             except OSError as exc:
-                self._say(f"cannot start {child.name}: {exc}")
+                self.say(f"cannot start {child.name}: {exc}")
                 return False
             self._procs[child.name] = proc
             reader = threading.Thread(target=self._relay, args=(child.name, proc), daemon=True)
             reader.start()
             self._readers.append(reader)
-            self._say(f"started {child.name} (pid {proc.pid}): {' '.join(child.argv)}")
+            self.say(f"started {child.name} (pid {proc.pid}): {' '.join(child.argv)}")
         return True
 
     def _watch(self) -> bool:
@@ -123,14 +123,14 @@ class Supervisor:
         while not self._stop.wait(0.2):
             for name, proc in self._procs.items():
                 if proc.poll() is not None:
-                    self._say(f"{name} exited unexpectedly with code {proc.returncode}")
+                    self.say(f"{name} exited unexpectedly with code {proc.returncode}")
                     return True
         return False
 
     def _stop_all(self) -> None:
         running = [(n, p) for n, p in self._procs.items() if p.poll() is None]
         if running:
-            self._say(f"stopping {', '.join(n for n, _ in running)}")
+            self.say(f"stopping {', '.join(n for n, _ in running)}")
         # Every group, including one whose leader already died: its helpers may live on.
         for child in self.children:
             proc = self._procs.get(child.name)
@@ -149,7 +149,7 @@ class Supervisor:
                 why = (
                     "on a second interrupt" if self._signals else (f"after {self.grace_seconds:g}s")
                 )
-                self._say(f"{name} did not stop; killing it {why}")
+                self.say(f"{name} did not stop; killing it {why}")
                 _signal_group(proc, signal.SIGKILL)
                 proc.wait()
         for proc in self._procs.values():
@@ -179,8 +179,9 @@ class Supervisor:
             self.out.write(text.rstrip("\n") + "\n")
             self.out.flush()
 
-    def _say(self, message: str) -> None:
-        self._write(f"{'supervisor':<{self._width}} | {message}")
+    def say(self, message: str, source: str = "supervisor") -> None:
+        """One line of the supervisor's own (or a helper's, named by `source`)."""
+        self._write(f"{source:<{self._width}} | {message}")
 
     def _write(self, line: str) -> None:
         with self._lock:

@@ -22,6 +22,7 @@ from tollgate.db.engine import make_engine
 from tollgate.db.ops_models import RequestLogEntry
 
 SLA_ASSET = dg.AssetKey(["operations", "sla_daily"])
+SLA_JOB = "sla_report"
 LOG_COLUMNS = ("tenant_id", "occurred_at", "status", "latency_ms", "within_sla")
 
 
@@ -180,6 +181,26 @@ def _markdown(report: pl.DataFrame) -> str:
     return "\n".join(lines)
 
 
+sla_report_job = dg.define_asset_job(
+    SLA_JOB,
+    selection=dg.AssetSelection.assets(sla_daily),
+    partitions_def=DAILY,
+    description="Measure a day of the API's service levels against the KPIs.",
+)
+
+
 @dg.definitions
 def defs() -> dg.Definitions:
-    return dg.Definitions(assets=[sla_daily])
+    return dg.Definitions(
+        assets=[sla_daily],
+        jobs=[sla_report_job],
+        # Each night, yesterday's report, once billing's rollup of the day has run.
+        schedules=[
+            dg.build_schedule_from_partitioned_job(
+                sla_report_job,
+                hour_of_day=0,
+                minute_of_hour=45,
+                default_status=dg.DefaultScheduleStatus.RUNNING,
+            )
+        ],
+    )

@@ -156,11 +156,17 @@ def test_demo_runs_the_platform_prints_working_calls_and_stops_cleanly_on_ctrl_c
             pytest.fail("no live calls printed:\n" + "".join(lines)[-5000:])
         lookup = next((line for line in list(lines) if "/v1/live/transaction-risk/" in line), None)
         time.sleep(0.5)
+    home = Path(env["TOLLGATE_DATA_DIR"]) / "dagster"
     try:
         key, url = re.search(r'Bearer (\S+)" (\S+)', lookup).groups()
         answer = httpx.get(url, headers={"Authorization": f"Bearer {key}"}, timeout=30)
         assert answer.status_code == 200, answer.text
         assert answer.json()["data"]["transaction_id"] == url.rsplit("/", 1)[1]
+        # The UI's graph spans both code locations, from the event source to the invoice.
+        dagster = f"http://127.0.0.1:{ports['TOLLGATE_DAGSTER_PORT']}"
+        assert_one_graph(dagster)
+        # Started once at demo start: a newcomer finds invoices and the SLA report in minutes.
+        wait_for_materializations(home, BILLING_AND_SLA, proc, lines, timeout=480)
     finally:
         os.killpg(proc.pid, signal.SIGINT)
         proc.wait(timeout=90)
@@ -169,9 +175,80 @@ def test_demo_runs_the_platform_prints_working_calls_and_stops_cleanly_on_ctrl_c
     assert proc.returncode == 0, out[-5000:]
     assert "stopping stream, dagster, api" in out
     assert "Traceback" not in out
-    home = Path(env["TOLLGATE_DATA_DIR"]) / "dagster"
+    # DEBUG stays in the per-process log files; the console shows INFO and above.
+    assert " - DEBUG - " not in out
+    logs = Path(env["TOLLGATE_DATA_DIR"]) / "logs"
+    assert " - DEBUG - " in (logs / "dagster.log").read_text()
+    assert {"stream.log", "dagster.log", "api.log"} <= {p.name for p in logs.iterdir()}
     assert (home / "dagster.yaml").exists()
     # Warehouse runs take turns whole: the instance reads the demo's pool settings.
     with dg.DagsterInstance.from_config(str(home)) as instance:
         pools = instance.get_concurrency_config().pool_config
     assert (pools.pool_granularity.value, pools.default_pool_limit) == ("run", 1)
+
+
+BILLING_AND_SLA = [
+    dg.AssetKey("invoices"),
+    dg.AssetKey("tenant_margins"),
+    dg.AssetKey("usage_daily"),
+    dg.AssetKey(["operations", "sla_daily"]),
+]
+ASSET_GRAPH_QUERY = "{ assetNodes { assetKey { path } dependencyKeys { path } } }"
+
+
+def assert_one_graph(dagster: str) -> None:
+    """Every asset the webserver shows, across code locations, descends from the events."""
+    deadline = time.monotonic() + 240
+    while True:
+        nodes = httpx.post(f"{dagster}/graphql", json={"query": ASSET_GRAPH_QUERY}, timeout=30)
+        found = nodes.json().get("data", {}).get("assetNodes") or []
+        keys = {"/".join(n["assetKey"]["path"]) for n in found}
+        # Both locations loaded: the live products and the invoices are there.
+        if {"live_store/live_transaction_risk", "invoices"} <= keys:
+            break
+        assert time.monotonic() < deadline, sorted(keys)
+        time.sleep(2)
+    children: dict[str, set[str]] = {k: set() for k in keys}
+    for node in found:
+        for parent in node["dependencyKeys"]:
+            children.setdefault("/".join(parent["path"]), set()).add(
+                "/".join(node["assetKey"]["path"])
+            )
+    seen, todo = {"events/source"}, ["events/source"]
+    while todo:
+        for child in children.get(todo.pop(), ()):
+            if child not in seen:
+                seen.add(child)
+                todo.append(child)
+    assert keys - seen == set()
+
+
+def wait_for_materializations(home, keys, proc, lines, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    missing = list(keys)
+    while missing:
+        if proc.poll() is not None or time.monotonic() > deadline:
+            pytest.fail(f"never materialized: {missing}\n" + "".join(lines)[-5000:])
+        with dg.DagsterInstance.from_config(str(home)) as instance:
+            missing = [k for k in keys if instance.get_latest_materialization_event(k) is None]
+        time.sleep(3)
+
+
+def test_the_summary_panel_repeats_urls_keys_and_calls(env):
+    from tollgate.commands.demo_guide import summary
+
+    settings = Settings(data_dir=Path(env["TOLLGATE_DATA_DIR"]), _env_file=None)
+    credentials = {
+        "tenants": {
+            t.id: {"tier": t.tier, "api_key": f"tg_{t.id}_" + "s" * 40} for t in DEMO_TENANTS
+        },
+        "oauth_clients": {"initech-premium": {"client_id": "c-1", "client_secret": "x" * 40}},
+    }
+    text = summary(settings, credentials, ["\n  curl -s http://127.0.0.1:8000/v1/usage\n"])
+    lines = text.splitlines()
+    assert any("http://127.0.0.1:3000" in line for line in lines)
+    assert any(f"http://127.0.0.1:{settings.api_port}/docs" in line for line in lines)
+    assert any(str(settings.data_dir.resolve() / "logs") in line for line in lines)
+    for entry in credentials["tenants"].values():
+        assert any(entry["api_key"] in line for line in lines)  # whole, on one line
+    assert lines[-1] == "  curl -s http://127.0.0.1:8000/v1/usage"

@@ -46,6 +46,7 @@ def test_every_definition_loads(batch_defs: dg.Definitions):
         "batch_lane_schedule",
         "billing_daily_schedule",
         "billing_monthly_schedule",
+        "sla_report_schedule",
     }
     assert {s.name for s in batch_defs.sensors} == {"landing_partitions_sensor"}
     # Resolving every job validates its selection and resources.
@@ -121,3 +122,25 @@ def test_loading_the_batch_lane_never_parses_the_dbt_project(tmp_path):
     assert "manifest.json" in prepared
     subprocess.run(load, env=env, check=True, capture_output=True)
     assert {p.name: p.stat().st_mtime_ns for p in target.iterdir()} == prepared
+
+
+def test_the_runs_the_demo_starts_exist_with_their_partitions(batch_defs):
+    from datetime import date
+
+    from tollgate.commands.demo_guide import demo_start_runs
+
+    started = demo_start_runs(date(2026, 11, 30))
+    assert {job for job, _ in started} == {"billing_daily", "billing_monthly", "sla_report"}
+    covered = set()
+    for job_name, partition in started:
+        job = batch_defs.resolve_job_def(job_name)
+        assert partition in job.partitions_def.get_partition_keys(), (job_name, partition)
+        covered |= {key.to_user_string() for key in job.asset_layer.executable_asset_keys}
+    # Invoices, margins, usage, costs and the SLA report all materialize at demo start.
+    assert {
+        "usage_daily",
+        "tenant_costs",
+        "invoices",
+        "tenant_margins",
+        "operations/sla_daily",
+    } <= covered

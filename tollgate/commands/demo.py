@@ -19,7 +19,8 @@ from sqlalchemy import make_url
 
 from tollgate.clock import utcnow
 from tollgate.commands import catalog_of, console, load_settings, metadata_session, show
-from tollgate.commands.demo_calls import announce_calls
+from tollgate.commands.demo_dagster import DAGSTER_HOME, dagster_instance, prepare_batch_lane
+from tollgate.commands.demo_guide import Guide
 from tollgate.commands.demo_seed import DEMO_TENANTS, seed_tenants
 from tollgate.contracts import list_subscriptions, subscription_status
 from tollgate.lake import LANDING_DATASETS, Lake
@@ -27,23 +28,9 @@ from tollgate.settings import Settings
 from tollgate.supervisor import Child, Supervisor
 
 KEYS_FILE = "demo-keys.json"
-# Dagster's instance (run history, sensor cursors) lives with the rest of the demo's data.
-DAGSTER_HOME = "dagster"
 ROOT = Path(__file__).resolve().parents[2]
-# On a laptop, a few runs at a time (the batch graph, live freshness checks) is plenty;
-# more only compete for the same cores.
-DAGSTER_YAML = """\
-concurrency:
-  runs:
-    max_concurrent_runs: 2
-  # Runs that touch the warehouse (its steps are in the "warehouse" pool) take turns whole:
-  # DuckDB lets one process write the file, and a run's gates must see its own build.
-  pools:
-    granularity: run
-    default_limit: 1
-telemetry:
-  enabled: false
-"""
+# Every process's output, whole, one file each (the console shows INFO and above).
+LOGS = "logs"
 # Mean events per second of simulated time: 7 days of history is ~590k events (every demo
 # customer gets weeks of habits), landed in ~15 s here, well under the minute a first run may take.
 BACKFILL_EVENTS_PER_SECOND = 1.0
@@ -120,51 +107,25 @@ def demo(
         return
     # The children must agree with us on where the data is, whatever directory they start in.
     data_dir = Path(settings.data_dir).resolve()
-    _dagster_instance(data_dir / DAGSTER_HOME)
+    dagster_instance(data_dir / DAGSTER_HOME)
     env = {"TOLLGATE_DATA_DIR": str(data_dir)}
+    prepare_batch_lane(env)
     children = [
         Child(s.child.name, s.child.argv, {**env, **s.child.env}, s.child.cwd) for s in services
     ]
-    console.print("\nrunning; press Ctrl-C to stop\n")
+    console.print(f"\nrunning; press Ctrl-C to stop (every process's log: {data_dir / LOGS})\n")
     # Dagster stops its runs before exiting, which takes a while on a busy laptop.
-    supervisor = Supervisor(children, grace_seconds=30.0)
-    guide = threading.Thread(
-        target=announce_calls,
-        args=(settings, credentials, supervisor.announce, supervisor.stopping),
-        daemon=True,
+    supervisor = Supervisor(children, grace_seconds=30.0, log_dir=data_dir / LOGS)
+    guide = Guide(
+        settings,
+        credentials,
+        say=lambda line: supervisor.say(line, "demo"),
+        announce=supervisor.announce,
+        stopped=supervisor.stopping,
     )
-    guide.start()
+    threading.Thread(target=guide.run, name="demo-guide", daemon=True).start()
     code = supervisor.run()
     raise typer.Exit(code)
-
-
-def _dagster_instance(home: Path) -> None:
-    """Create Dagster's home with its config once; a rerun keeps the user's edits."""
-    home.mkdir(parents=True, exist_ok=True)
-    config = home / "dagster.yaml"
-    if not config.exists():
-        config.write_text(DAGSTER_YAML)
-    if (home / "history").exists():
-        _fail_abandoned_runs(home)
-
-
-def _fail_abandoned_runs(home: Path) -> None:
-    """Mark failed the runs a previous session left unfinished.
-
-    Nothing of Dagster runs yet, so an unfinished run was cut short when the last demo
-    stopped; left "started", the landing sensor would wait on it forever.
-    """
-    import dagster as dg  # only the demo's setup needs Dagster in this process
-
-    unfinished = [
-        dg.DagsterRunStatus.QUEUED,
-        dg.DagsterRunStatus.NOT_STARTED,
-        dg.DagsterRunStatus.STARTING,
-        dg.DagsterRunStatus.STARTED,
-    ]
-    with dg.DagsterInstance.from_config(str(home)) as instance:
-        for run in instance.get_runs(dg.RunsFilter(statuses=unfinished)):
-            instance.report_run_failed(run, "stopped with the previous `make demo`")
 
 
 def ensure_backfill(settings: Settings, days: int) -> dict[str, int] | None:
@@ -184,7 +145,9 @@ def ensure_backfill(settings: Settings, days: int) -> dict[str, int] | None:
     source = SyntheticSource(
         GeneratorConfig(seed=settings.seed, events_per_second=BACKFILL_EVENTS_PER_SECOND)
     )
-    with console.status(f"generating {days} days of history into the landing zone..."):
+    # Said in a line too: a spinner shows nothing when the output goes to a file.
+    console.print(f"generating {days} days of history into the landing zone...")
+    with console.status("generating..."):
         return backfill_landing(lake, source, start, end)
 
 

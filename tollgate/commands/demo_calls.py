@@ -1,21 +1,18 @@
-"""Ready-to-paste `curl` calls for `make demo`, printed once the platform can answer them.
+"""Ready-to-paste `curl` calls for `make demo`, and the probes that say when they can answer.
 
 Live calls are printed when the API answers and the stream lane has scored a transaction
 (so the lookup names a key that exists); batch and export calls when every batch product
-has a published snapshot.
+has a published snapshot (tollgate/commands/demo_guide.py follows those steps).
 """
 
 from __future__ import annotations
 
-import threading
 import urllib.request
-from collections.abc import Callable
 
 from sqlalchemy import select
 
-from tollgate.catalog import Catalog, load_catalog
+from tollgate.catalog import Catalog
 from tollgate.db.engine import make_engine
-from tollgate.lake import Lake
 from tollgate.livestore import LiveStore
 from tollgate.settings import Settings
 
@@ -90,25 +87,3 @@ Batch products are published. Try:
   # what these calls cost you so far
   curl -s {auth} {base}/v1/usage
 """
-
-
-def announce_calls(
-    settings: Settings, credentials: dict, say: Callable[[str], None], stopped: threading.Event
-) -> None:
-    """Wait for each lane to be able to answer, then print its calls (gives up on stop)."""
-    catalog = load_catalog(settings.catalog_path)
-    keys = {tenant: entry["api_key"] for tenant, entry in credentials["tenants"].items()}
-    base = api_base(settings)
-    transaction_id = None
-    while transaction_id is None:
-        if stopped.wait(POLL_SECONDS):
-            return
-        if api_up(base):
-            transaction_id = latest_key(settings, catalog, LOOKUP_PRODUCT)
-    say(live_calls(base, keys, transaction_id))
-    lake = Lake.from_settings(settings)
-    batch = [p.id for p in catalog.batch_products()]
-    while any(lake.current_version(p) is None for p in batch):
-        if stopped.wait(POLL_SECONDS):
-            return
-    say(batch_calls(base, keys, "customer-behavior-daily"))
