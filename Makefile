@@ -13,8 +13,9 @@ demo: uv
 	$(UV) sync --frozen
 	$(UV) run tollgate demo
 
+# With the extras the tests exercise (Dagster on PostgreSQL).
 test: uv
-	$(UV) sync --frozen
+	$(UV) sync --frozen --extra postgres
 	$(UV) run pytest
 
 lint: uv

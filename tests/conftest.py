@@ -83,6 +83,18 @@ def postgres_url(postgres_admin_url: str):
 
 
 @pytest.fixture
+def dagster_postgres_url(postgres_url: str) -> str:
+    """A fresh PostgreSQL database for a Dagster instance, with dagster-postgres installed."""
+    import importlib.util
+
+    require(
+        importlib.util.find_spec("dagster_postgres") is not None,
+        "dagster-postgres is not installed: uv sync --extra postgres (make test does)",
+    )
+    return postgres_url
+
+
+@pytest.fixture
 def redis_url() -> str:
     """A Redis database flushed before the test."""
     require(port_open("127.0.0.1", 6379), "Redis is not running on 127.0.0.1:6379")
