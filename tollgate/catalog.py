@@ -8,7 +8,7 @@ catalog fails at load with a `CatalogError` naming the entry and the field, e.g.
 from __future__ import annotations
 
 import re
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -17,11 +17,16 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from tollgate.prices import Price, price_history_fault
+from tollgate.schema_versions import (
+    SchemaVersion,
+    VersionShape,
+    schema_versions_fault,
+    version_shapes,
+)
 
 Lane = Literal["live", "batch"]
 ColumnType = Literal["string", "integer", "double", "boolean", "timestamp", "date"]
 
-_SCHEMA_VERSION = re.compile(r"^\d+\.\d+$")
 _PRODUCT_ID = re.compile(r"^[a-z][a-z0-9-]*$")
 _IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]*$")
 
@@ -32,23 +37,6 @@ class CatalogError(ValueError):
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class SchemaVersion(_Strict):
-    version: str
-    backward_compatible_until: date | None = None
-
-    @field_validator("version")
-    @classmethod
-    def _well_formed(cls, v: str) -> str:
-        if not _SCHEMA_VERSION.match(v):
-            raise ValueError(f"{v!r} is not MAJOR.MINOR")
-        return v
-
-    @property
-    def key(self) -> tuple[int, int]:
-        major, minor = self.version.split(".")
-        return int(major), int(minor)
 
 
 class Column(_Strict):
@@ -99,6 +87,10 @@ class Product(_Strict):
     def schema_version(self) -> SchemaVersion:
         """The current schema version: the highest declared."""
         return max(self.schema_versions, key=lambda v: v.key)
+
+    def shapes(self) -> dict[str, VersionShape]:
+        """Each schema version's served columns and lifecycle, keyed by version."""
+        return version_shapes(self.id, self.schema_versions, self.column_names)
 
     def price_at(self, at: datetime) -> Price:
         """The price in force at `at` (the newest change that took effect by then)."""
@@ -246,9 +238,9 @@ def _check_references(catalog: Catalog) -> None:
         fault = price_history_fault(p.price, p.price_changes, p.lane)
         if fault is not None:
             raise CatalogError(f"{where}.{fault}")
-        versions = [v.version for v in p.schema_versions]
-        if len(set(versions)) != len(versions):
-            raise CatalogError(f"{where}.schema_versions: duplicate version")
+        fault = schema_versions_fault(p.schema_versions, names)
+        if fault is not None:
+            raise CatalogError(f"{where}.{fault}")
     for name, tier in catalog.tiers.items():
         for product_id in tier.products:
             if product_id not in seen:
@@ -265,7 +257,11 @@ def _locate(raw: dict, loc: tuple) -> str:
     for step in loc:
         if isinstance(step, int) and isinstance(node, list):
             item = node[step] if step < len(node) else None
-            label = (item.get("id") or item.get("name")) if isinstance(item, dict) else None
+            label = (
+                (item.get("id") or item.get("name") or item.get("version"))
+                if isinstance(item, dict)
+                else None
+            )
             parts[-1] += f"[{label or step}]"
             node = item
         elif isinstance(node, dict) and parts and parts[-1] == "tiers" and step in node:
