@@ -200,8 +200,13 @@ def assert_one_graph(dagster: str) -> None:
     """Every asset the webserver shows, across code locations, descends from the events."""
     deadline = time.monotonic() + 240
     while True:
-        nodes = httpx.post(f"{dagster}/graphql", json={"query": ASSET_GRAPH_QUERY}, timeout=30)
-        found = nodes.json().get("data", {}).get("assetNodes") or []
+        try:
+            nodes = httpx.post(
+                f"{dagster}/graphql", json={"query": ASSET_GRAPH_QUERY}, timeout=30
+            ).json()
+        except httpx.TransportError:  # the webserver may come up after the API
+            nodes = {}
+        found = (nodes.get("data") or {}).get("assetNodes") or []
         keys = {"/".join(n["assetKey"]["path"]) for n in found}
         # Both locations loaded: the live products and the invoices are there.
         if {"live_store/live_transaction_risk", "invoices"} <= keys:

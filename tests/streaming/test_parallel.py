@@ -45,6 +45,16 @@ def replay(tmp_path_factory) -> str:
     return f"streaming.flows.live_products:jsonl_flow('{source}', shards=8, writers=2, lanes=2)"
 
 
+@pytest.fixture(scope="module")
+def long_replay(tmp_path_factory) -> str:
+    """A replay long enough (several seconds even on an idle machine) to be killed mid-run."""
+    source = tmp_path_factory.mktemp("long_replay")
+    config = GeneratorConfig(seed=17, customers=200, malformed_rate=0.01, duplicate_rate=0.02)
+    start_at = datetime(2026, 11, 21, 9, tzinfo=UTC)
+    write_jsonl(SyntheticSource(config).raw(start_at, count=80_000), source, lines_per_file=10_000)
+    return f"streaming.flows.live_products:jsonl_flow('{source}', shards=8, writers=2, lanes=2)"
+
+
 @pytest.mark.slow
 def test_one_worker_two_workers_and_two_processes_give_the_same_outputs(tmp_path, replay):
     finish([start(tmp_path / "one", replay, "-w", "1")])
@@ -58,16 +68,22 @@ def test_one_worker_two_workers_and_two_processes_give_the_same_outputs(tmp_path
 
 
 @pytest.mark.slow
-def test_a_cluster_restarted_after_kill_9_of_one_process_ends_exact(tmp_path, replay):
+def test_a_cluster_restarted_after_kill_9_of_one_process_ends_exact(tmp_path, long_replay):
+    replay = long_replay
     finish([start(tmp_path / "one", replay, "-w", "1")])
     crashed = tmp_path / "crashed"
     procs = start_cluster(crashed, replay, 2, "-s", "1")
-    recovery = crashed / "recovery"
+    # Killed once output is committed (landing files of finished epochs are in the lake),
+    # while the run still has most of the replay to go.
+    landing = crashed / "lake" / "landing"
     deadline = time.monotonic() + 120
-    while not list(recovery.glob("part-*.sqlite3")) and time.monotonic() < deadline:
+    while not any(landing.rglob("*.parquet")) and time.monotonic() < deadline:
+        assert all(p.poll() is None for p in procs), (
+            "the run ended before any output",
+            ended(procs),
+        )
         time.sleep(0.05)
-    time.sleep(12)  # into the run: past start-up, some epochs committed
-    assert all(p.poll() is None for p in procs), "the run ended before the kill"
+    assert all(p.poll() is None for p in procs), ("the run ended before the kill", ended(procs))
     procs[1].send_signal(signal.SIGKILL)
     # The survivor cannot go on without its peer (it exits, or waits for it for ever):
     # the operator's procedure is to stop what is left and restart the whole cluster.
@@ -78,6 +94,11 @@ def test_a_cluster_restarted_after_kill_9_of_one_process_ends_exact(tmp_path, re
         procs[0].wait(10)
     finish(start_cluster(crashed, replay, 2))
     assert _outputs(crashed) == _outputs(tmp_path / "one")
+
+
+def ended(procs) -> list:
+    """Exit codes and stderr tails of the processes that have exited."""
+    return [(p.returncode, p.stderr.read().decode()[-2000:]) for p in procs if p.poll() is not None]
 
 
 def test_processes_starting_together_create_the_live_store_once(postgres_url):
