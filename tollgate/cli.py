@@ -10,10 +10,15 @@ lists them from the table below, without loading SQLAlchemy, the catalog or the 
 from __future__ import annotations
 
 import importlib
+import os
 
-import click
-import typer
-from typer.core import TyperGroup
+# Plain click help and errors: Typer's Rich formatting costs about a second of imports on
+# every command, `--help` included. Set TYPER_USE_RICH=1 to have it back.
+os.environ.setdefault("TYPER_USE_RICH", "0")
+
+import click  # noqa: E402
+import typer  # noqa: E402
+from typer.core import TyperGroup  # noqa: E402
 
 # name -> (module, attribute: a Typer app or a command function, one-line help).
 COMMANDS = {
