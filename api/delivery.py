@@ -11,7 +11,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from email.utils import format_datetime
 from typing import Any
 
 from fastapi import Request, Response
@@ -23,8 +22,9 @@ from api.errors import ApiError
 from api.idempotency import Claim, fingerprint
 from api.metering import Delivery, MeteredResponse
 from api.services import Services, StatusView
-from tollgate.catalog import Product, SchemaVersion
+from tollgate.catalog import Product
 from tollgate.clock import utcnow
+from tollgate.schema_versions import VersionShape
 
 
 @dataclass(frozen=True)
@@ -46,7 +46,7 @@ class DeliveryContext:
     services: Services
     principal: Principal
     product: Product
-    schema: SchemaVersion
+    schema: VersionShape  # the schema version asked for: its columns and lifecycle
     idempotency_key: str | None
 
 
@@ -79,8 +79,8 @@ def _body(
     body = {
         "api_version": ctx.services.catalog.api_version,
         "product_id": ctx.product.id,
-        "data_schema_version": ctx.schema.version,
-        "backward_compatible_until": _iso(ctx.schema.backward_compatible_until),
+        "data_schema_version": ctx.schema.name,
+        "backward_compatible_until": _iso(ctx.schema.version.backward_compatible_until),
         "metadata": {
             "freshness_seconds": None,
             "watermark_at": _iso(answer.watermark_at),
@@ -117,7 +117,7 @@ def deliver(
     database), a retry gets the stored first answer back, not billed again."""
     claim = None
     if ctx.idempotency_key:
-        asked = fingerprint(ctx.request, ctx.schema.version)
+        asked = fingerprint(ctx.request, ctx.schema.name)
         claim = ctx.services.idempotency.claim(ctx.principal.tenant_id, ctx.idempotency_key, asked)
         if claim.stored is not None:
             return claim.replay()
@@ -145,7 +145,7 @@ def _deliver(
     cached, key = None, ""
     if ttl:
         scope = frozenset(regions) if regions is not None else None
-        query = {**query, "schema": ctx.schema.version, "status": status.status}
+        query = {**query, "schema": ctx.schema.name, "status": status.status}
         key = cache_key(principal.tier, scope, ctx.product.id, route, query)
         cached = services.cache.get(key)
         services.metrics.cache.labels(ctx.product.id, "hit" if cached else "miss").inc()
@@ -212,15 +212,11 @@ def _computed(
 def _contract_headers(ctx: DeliveryContext, body: dict, freshness: float | None) -> dict[str, str]:
     headers = {
         "X-API-Version": ctx.services.catalog.api_version,
-        "X-Data-Schema-Version": ctx.schema.version,
+        "X-Data-Schema-Version": ctx.schema.name,
         "X-Data-Freshness": str(int(freshness)) if freshness is not None else "unknown",
         "X-Data-Quality": body["metadata"]["quality"]["status"],
         "X-Cache": body["metadata"]["cache"],
     }
-    until = ctx.schema.backward_compatible_until
-    if until is not None and until < utcnow().date():
-        # RFC 9745 (Deprecation: @epoch) and RFC 8594 (Sunset: HTTP-date).
-        sunset = datetime(until.year, until.month, until.day, tzinfo=UTC)
-        headers["Deprecation"] = f"@{int(sunset.timestamp())}"
-        headers["Sunset"] = format_datetime(sunset, usegmt=True)
+    # Deprecation and Sunset from the day a successor is announced.
+    headers.update(ctx.schema.headers(utcnow()))
     return headers

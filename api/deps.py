@@ -15,11 +15,12 @@ from api.auth import Principal
 from api.errors import ApiError
 from api.services import Services
 from tollgate import audit
-from tollgate.catalog import Product, SchemaVersion
+from tollgate.catalog import Product
 from tollgate.clock import utcnow
 from tollgate.contracts import Terms
 from tollgate.keys import parse_api_key
 from tollgate.prices import Channel
+from tollgate.schema_versions import VersionShape
 
 _bearer = HTTPBearer(
     auto_error=False,
@@ -181,28 +182,47 @@ PushProductDep = Annotated[Product, Depends(_lane_product("live", "push"))]
 BatchProductDep = Annotated[Product, Depends(_lane_product("batch", "query"))]
 
 
-def schema_version(
-    product: Product,
-    requested: str | None,
-) -> SchemaVersion:
+def schema_version(product: Product, requested: str | None) -> VersionShape:
+    """The shape of the schema version asked for (default: the current one): 400 for a
+    version the product never had, 410 naming the current one for a retired version."""
+    shapes = product.shapes()
+    current = shapes[product.schema_version.version]
     if requested is None:
-        return product.schema_version
-    for v in product.schema_versions:
-        if v.version == requested:
-            return v
-    raise ApiError(
-        400,
-        "unknown_schema_version",
-        f"{product.id} has no schema version {requested!r}",
-        {"versions": [v.version for v in product.schema_versions]},
-    )
+        return current
+    shape = shapes.get(requested)
+    now = utcnow()
+    if shape is None:
+        raise ApiError(
+            400,
+            "unknown_schema_version",
+            f"{product.id} has no schema version {requested!r}",
+            {"versions": [v for v, s in shapes.items() if not s.retired(now)]},
+        )
+    if shape.retired(now):
+        sunset = shape.version.sunset_at
+        raise ApiError(
+            410,
+            "schema_version_retired",
+            f"{product.id} schema version {requested} was retired on "
+            f"{sunset.date().isoformat() if sunset else 'its sunset'}; "
+            f"the current version is {current.name}",
+            {
+                "version": requested,
+                "current_version": current.name,
+                "sunset": sunset.isoformat() if sunset else None,
+            },
+            headers={"Link": f'</v1/products/{product.id}>; rel="deprecation"'},
+        )
+    return shape
 
 
 SchemaHeader = Annotated[
     str | None,
     Header(
         alias="X-Data-Schema-Version",
-        description="Ask for an older declared schema version.",
+        description="Ask for an older schema version: its columns, under its names. A "
+        "version whose successor is announced answers with `Deprecation` and `Sunset`; a "
+        "retired one is 410 `schema_version_retired`.",
         examples=["1.3"],
     ),
 ]

@@ -39,6 +39,9 @@ class ExportStatus(BaseModel):
     expires_at: datetime | None
     error: str | None
     download_url: str | None = Field(description="Signed link, valid until expires_at")
+    data_schema_version: str = Field(
+        examples=["1.0"], description="The schema version whose columns the file holds"
+    )
 
 
 EXAMPLE = {
@@ -57,5 +60,6 @@ EXAMPLE = {
     "error": None,
     "download_url": "/v1/exports/exp_3f2a9c0d1e7b4a5c6d8e/download"
     "?expires=1796112004&signature=ab12",
+    "data_schema_version": "1.0",
 }
 STATUS_DOC = {"content": {"application/json": {"example": EXAMPLE}}}

@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import json
 import logging
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -24,6 +25,7 @@ from sse_starlette import ServerSentEvent
 from api.cursor import encode_cursor
 from api.livedata import LiveReader, Position, order_column, to_json_row
 from tollgate.catalog import Catalog, Product
+from tollgate.schema_versions import VersionShape
 
 log = logging.getLogger("tollgate.api.push")
 QUEUE_SIZE = 10_000
@@ -37,21 +39,36 @@ class PushEvent:
     region: str | None
     event_at: datetime
     frame: bytes  # the encoded SSE event, built once and sent to every subscriber
+    # The same event in older schema versions some subscriber asked for, by version.
+    older: Mapping[str, bytes] = field(default_factory=dict)
+
+    def frame_for(self, sub: Subscriber) -> bytes:
+        return self.older.get(sub.shape.name, self.frame) if sub.shape else self.frame
 
 
-def push_event(product: Product, row: dict) -> PushEvent:
+def _frame(row: dict, event_id: str) -> bytes:
+    data = json.dumps(to_json_row(row), separators=(",", ":"))
+    return ServerSentEvent(data=data, id=event_id, event="record").encode()
+
+
+def push_event(product: Product, row: dict, shapes: Iterable[VersionShape] = ()) -> PushEvent:
+    """The event of a stored row: its frame in the current schema version, and one in each
+    older version of `shapes`."""
     position = (row[order_column(product)], row[product.key_column])
     event_id = encode_cursor({"pa": position[0].isoformat(), "k": position[1]})
     region = row.get(product.region_column) if product.region_column else None
-    data = json.dumps(to_json_row(row), separators=(",", ":"))
-    frame = ServerSentEvent(data=data, id=event_id, event="record").encode()
-    return PushEvent(event_id, position, region, row[product.time_column], frame)
+    older = {s.name: _frame(s.project(row), event_id) for s in shapes if not s.identity}
+    return PushEvent(
+        event_id, position, region, row[product.time_column], _frame(row, event_id), older
+    )
 
 
 @dataclass(eq=False)
 class Subscriber:
     product_id: str
     regions: frozenset[str] | None
+    # The schema version the stream was opened for; None: the current one.
+    shape: VersionShape | None = None
     queue: asyncio.Queue = field(default_factory=lambda: asyncio.Queue(QUEUE_SIZE))
     dropped: bool = False
 
@@ -66,8 +83,13 @@ class LiveWatcher:
         self._positions: dict[str, Position | None] = {}
         self.on_drop = lambda product_id: None
 
-    def subscribe(self, product_id: str, regions: frozenset[str] | None) -> Subscriber:
-        sub = Subscriber(product_id, regions)
+    def subscribe(
+        self,
+        product_id: str,
+        regions: frozenset[str] | None,
+        shape: VersionShape | None = None,
+    ) -> Subscriber:
+        sub = Subscriber(product_id, regions, shape)
         self._subscribers.setdefault(product_id, set()).add(sub)
         return sub
 
@@ -102,8 +124,9 @@ class LiveWatcher:
             rows = await asyncio.to_thread(
                 self.reader.changes_after, product, self._positions[product_id], _BATCH
             )
+            shapes = {s.shape.name: s.shape for s in subs if s.shape is not None}
             for row in rows:
-                event = push_event(product, row)
+                event = push_event(product, row, shapes.values())
                 self._positions[product_id] = event.position
                 self._fan_out(event, subs)
             seen += len(rows)

@@ -28,7 +28,7 @@ from api.services import StatusView
 
 router = APIRouter(prefix="/v1/batch", tags=["batch"])
 _MAX_OFFSET = 2**62
-_ERRORS = error_responses(400, 401, 403, 404, 409, 413, 422, 429, 503)
+_ERRORS = error_responses(400, 401, 403, 404, 409, 410, 413, 422, 429, 503)
 _EXAMPLE = {
     "responses": {
         "200": {
@@ -60,9 +60,8 @@ def _query_hash(q: BatchQuery) -> str:
 
 def _run(request: Request, services, principal, product, q: BatchQuery, schema, idem) -> Response:
     regions = checked_region(services, principal, q.region)
-    ctx = DeliveryContext(
-        request, services, principal, product, schema_version(product, schema), idem
-    )
+    shape = schema_version(product, schema)
+    ctx = DeliveryContext(request, services, principal, product, shape, idem)
     status = services.product_status(product.id)
     lake = services.batch.lake
     # A degraded product answers from the last version that passed its quality gate.
@@ -106,6 +105,7 @@ def _run(request: Request, services, principal, product, q: BatchQuery, schema, 
             product,
             version,
             q,
+            shape,
             regions=regions,
             sample_fraction=tier.sample_fraction,
             not_after=delay.date() if delay else None,

@@ -11,18 +11,27 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from fastapi.responses import FileResponse
 from sqlalchemy import select
 
 from api.auth import Principal
 from api.contracts import purchased_version
 from api.delivery import not_after
-from api.deps import PrincipalDep, ServicesDep, checked_region, entitled, principal_unless_signed
+from api.deps import (
+    PrincipalDep,
+    SchemaHeader,
+    ServicesDep,
+    checked_region,
+    entitled,
+    principal_unless_signed,
+    schema_version,
+)
 from api.errors import ApiError, error_responses
 from api.exportmodels import STATUS_DOC, ExportRequest, ExportStatus
 from api.services import Services
 from tollgate import audit
+from tollgate.clock import utcnow
 from tollgate.db.engine import session_factory
 from tollgate.db.models import ExportJob
 from tollgate.exports import ExportError, SignatureError, download_params, verify_download
@@ -56,7 +65,14 @@ def _status(services: Services, job: ExportJob, principal: Principal) -> ExportS
         expires_at=job.expires_at,
         error=job.error,
         download_url=url,
+        data_schema_version=_schema_of(services, job),
     )
+
+
+def _schema_of(services: Services, job: ExportJob) -> str:
+    """The schema version whose columns the job's file holds."""
+    asked = (job.params or {}).get("schema_version")
+    return asked or services.catalog.product(job.product_id).schema_version.version
 
 
 def _job(services: Services, export_id: str, tenant_id: str | None) -> ExportJob:
@@ -80,17 +96,26 @@ def _actor(principal: Principal) -> str:
     "",
     status_code=202,
     response_model=ExportStatus,
-    responses={202: STATUS_DOC, **error_responses(400, 401, 403, 404, 413, 422, 429, 503)},
+    responses={
+        202: STATUS_DOC,
+        **error_responses(400, 401, 403, 404, 410, 413, 422, 429, 503),
+    },
     summary="Create a bulk export job of a batch product",
 )
 def create_export(
-    request: Request, services: ServicesDep, principal: PrincipalDep, body: ExportRequest
+    request: Request,
+    response: Response,
+    services: ServicesDep,
+    principal: PrincipalDep,
+    body: ExportRequest,
+    schema: SchemaHeader = None,
 ) -> ExportStatus:
     product = entitled(services, principal, body.product_id)
     if product.lane != "batch":
         raise ApiError(
             422, "not_exportable", f"{product.id} is a live product; only batch products export"
         )
+    shape = schema_version(product, schema)
     regions = checked_region(services, principal, body.region)
     terms = services.contracts.terms_for(principal, product, "export")
     lake = services.batch.lake
@@ -121,6 +146,7 @@ def create_export(
             sample_fraction=tier.sample_fraction,
             version=version,
             terms=terms,
+            schema_version=shape.name,
         )
     except RowCapExceeded as exc:
         raise ApiError(
@@ -141,6 +167,8 @@ def create_export(
         session.flush()
         session.expunge(job)
     request.app.state.export_worker.submit(job.id)
+    response.headers["X-Data-Schema-Version"] = shape.name
+    response.headers.update(shape.headers(utcnow()))
     return _status(services, job, principal)
 
 
@@ -225,6 +253,7 @@ def download_export(
         "X-Checksum-SHA256": job.checksum,
         "Repr-Digest": f"sha-256=:{digest}:",
         "Digest": f"sha-256={digest}",
+        "X-Data-Schema-Version": _schema_of(services, job),
     }
     media = {"csv": "text/csv", "jsonl": "application/x-ndjson"}.get(
         job.format, "application/vnd.apache.parquet"

@@ -27,7 +27,7 @@ from api.livedata import to_json_row
 
 router = APIRouter(prefix="/v1/live", tags=["live"])
 MAX_PAGE_SIZE = 1000
-_ERRORS = error_responses(400, 401, 403, 404, 413, 422, 429, 503)
+_ERRORS = error_responses(400, 401, 403, 404, 410, 413, 422, 429, 503)
 
 
 def _aware(value: datetime | None, name: str) -> datetime | None:
@@ -70,9 +70,8 @@ def recent_records(
         if cursor is not None
         else None
     )
-    ctx = DeliveryContext(
-        request, services, principal, product, schema_version(product, schema), idempotency_key
-    )
+    shape = schema_version(product, schema)
+    ctx = DeliveryContext(request, services, principal, product, shape, idempotency_key)
 
     def compute(_status) -> Answer:
         rows, next_pos = services.live.recent(
@@ -83,7 +82,7 @@ def recent_records(
             encode_cursor({"pa": next_pos[0].isoformat(), "k": next_pos[1]}) if next_pos else None
         )
         return Answer(
-            [to_json_row(r) for r in rows],
+            [to_json_row(shape.project(r)) for r in rows],
             services.watermark(product.id),
             min(times, default=None),
             max(times, default=None),
@@ -114,9 +113,8 @@ async def lookup_record(
     idempotency_key: IdempotencyKeyHeader = None,
 ) -> Response:
     regions = checked_region(services, principal, region)
-    ctx = DeliveryContext(
-        request, services, principal, product, schema_version(product, schema), idempotency_key
-    )
+    shape = schema_version(product, schema)
+    ctx = DeliveryContext(request, services, principal, product, shape, idempotency_key)
 
     def compute(_status) -> Answer:
         row = services.live.lookup(product, key, regions, not_after(services, principal))
@@ -124,7 +122,9 @@ async def lookup_record(
             # Rows outside the tenant's regions are "not found", never "forbidden": no leak.
             raise ApiError(404, "record_not_found", f"no {product.id} record {key!r}")
         at = row[product.time_column]
-        return Answer(to_json_row(row), services.watermark(product.id), at, at, paged=False)
+        return Answer(
+            to_json_row(shape.project(row)), services.watermark(product.id), at, at, paged=False
+        )
 
     query = {"key": key, "region": region}
     args = (ctx, "/v1/live/{product_id}/{key}", query, regions, compute)

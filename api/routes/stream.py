@@ -16,7 +16,15 @@ from starlette.background import BackgroundTask
 from api import metering
 from api.auth import Principal
 from api.cursor import decode_position
-from api.deps import PrincipalDep, PushProductDep, RegionQuery, ServicesDep, checked_region
+from api.deps import (
+    PrincipalDep,
+    PushProductDep,
+    RegionQuery,
+    SchemaHeader,
+    ServicesDep,
+    checked_region,
+    schema_version,
+)
 from api.errors import ApiError, error_responses
 from api.livedata import Position
 from api.services import Services
@@ -103,7 +111,7 @@ async def _events(
             rows = await asyncio.to_thread(
                 services.live.changes_after, product, resume, RESUME_LIMIT
             )
-            events = [push_event(product, r) for r in rows]
+            events = [push_event(product, r, [sub.shape] if sub.shape else []) for r in rows]
             backlog = [e for e in events if sub.wants(e)]
             replay_end = events[-1] if len(rows) >= RESUME_LIMIT else None
         while True:
@@ -142,7 +150,7 @@ async def _events(
                             yield await _metered(meter, frames)
                             frames = []
                         await asyncio.sleep(wait)
-                frames.append(event.frame)
+                frames.append(event.frame_for(sub))
                 last = event.position
             if frames:
                 yield await _metered(meter, frames)
@@ -195,7 +203,7 @@ def _contract_ended(
                 }
             },
         },
-        **error_responses(400, 401, 403, 404, 429, 503),
+        **error_responses(400, 401, 403, 404, 410, 429, 503),
     },
     response_class=EventSourceResponse,
     summary="Subscribe to a live product (Server-Sent Events, Last-Event-ID resume)",
@@ -207,7 +215,9 @@ async def stream_product(
     product: PushProductDep,
     region: RegionQuery = None,
     last_event_id: Annotated[str | None, Header(alias="Last-Event-ID", max_length=512)] = None,
+    schema: SchemaHeader = None,
 ) -> EventSourceResponse:
+    shape = schema_version(product, schema)
     regions = checked_region(services, principal, region)
     resume = _resume_position(last_event_id)
     status = await asyncio.to_thread(services.product_status, product.id)
@@ -233,7 +243,7 @@ async def stream_product(
             headers={"Retry-After": "5"},
         )
     sub = services.watcher.subscribe(
-        product.id, frozenset(regions) if regions is not None else None
+        product.id, frozenset(regions) if regions is not None else None, shape
     )
     release = _Release(services, principal, sub, lease)
     await services.watcher.start_position(product)
@@ -243,6 +253,8 @@ async def stream_product(
         background=BackgroundTask(release),
         headers={
             "X-API-Version": services.catalog.api_version,
-            "X-Data-Schema-Version": product.schema_version.version,
+            "X-Data-Schema-Version": shape.name,
+            # Deprecation and Sunset from the day a successor is announced.
+            **shape.headers(utcnow()),
         },
     )

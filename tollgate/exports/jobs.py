@@ -79,6 +79,7 @@ def plan_export(
     sample_fraction: float = 1.0,
     version: str | None = None,
     terms: Terms = LIST,
+    schema_version: str | None = None,
 ) -> ExportJob:
     """A queued job for this request, pinned to `version` (default: the current snapshot),
     counted and checked against the row cap (raises ExportError or RowCapExceeded). The
@@ -96,6 +97,7 @@ def plan_export(
         regions,
         not_after,
         sample_fraction,
+        schema_version,
     )
     validate_columns(spec)
     rows = count_rows(spec)
@@ -111,6 +113,7 @@ def plan_export(
         "not_after": not_after.isoformat() if not_after else None,
         "sample_fraction": sample_fraction,
         "terms": terms.to_json(),
+        "schema_version": spec.shape.name,
     }
     return ExportJob(
         id=f"exp_{uuid.uuid4().hex[:20]}",
@@ -139,6 +142,7 @@ def spec_for_job(job: ExportJob, lake: Lake, catalog: Catalog) -> ExportSpec:
         regions=p.get("regions"),
         not_after=date.fromisoformat(p["not_after"]) if p.get("not_after") else None,
         sample_fraction=p.get("sample_fraction", 1.0),
+        schema_version=p.get("schema_version"),
     )
 
 

@@ -16,6 +16,7 @@ import pyarrow.parquet as pq
 
 from tollgate.catalog import Product, sample_buckets, sample_condition
 from tollgate.lake import SNAPSHOT_DATA_FILE, Lake
+from tollgate.schema_versions import VersionShape
 
 ExportFormat = Literal["csv", "parquet", "jsonl"]
 FORMATS: tuple[str, ...] = ("csv", "parquet", "jsonl")
@@ -43,6 +44,12 @@ class ExportSpec:
     # tier), and the tier's deterministic sample of keys.
     not_after: date | None = None
     sample_fraction: float = 1.0
+    # The schema version whose columns (under its names) the file holds; None: the current.
+    schema_version: str | None = None
+
+    @property
+    def shape(self) -> VersionShape:
+        return self.product.shapes()[self.schema_version or self.product.schema_version.version]
 
 
 @dataclass(frozen=True)
@@ -58,11 +65,19 @@ def _dataset(spec: ExportSpec) -> ds.Dataset:
 
 
 def _columns(spec: ExportSpec) -> list[str]:
-    wanted = list(spec.columns) if spec.columns else spec.product.column_names
-    unknown = [c for c in wanted if spec.product.column(c) is None]
+    """The export's columns as its schema version names them."""
+    shape = spec.shape
+    wanted = list(spec.columns) if spec.columns else shape.names
+    unknown = [c for c in wanted if shape.stored(c) is None]
     if unknown:
-        raise ExportError(f"{spec.product.id} has no column {unknown[0]!r}")
+        raise ExportError(f"{spec.product.id} {shape.name} has no column {unknown[0]!r}")
     return wanted
+
+
+def _stored_columns(spec: ExportSpec) -> list[str]:
+    """The stored columns behind the export's columns, in the same order."""
+    shape = spec.shape
+    return [shape.stored(c) or c for c in _columns(spec)]
 
 
 def validate_columns(spec: ExportSpec) -> list[str]:
@@ -80,9 +95,10 @@ def _scalar(value: object, typ: pa.DataType, column: str) -> pa.Scalar:
 def export_filter(spec: ExportSpec, schema: pa.Schema) -> ds.Expression | None:
     """The row filter of an export, typed against the snapshot's schema."""
     terms: list[ds.Expression] = []
-    for column, value in spec.filters.items():
-        if spec.product.column(column) is None or column not in schema.names:
-            raise ExportError(f"cannot filter {spec.product.id} on unknown column {column!r}")
+    for served, value in spec.filters.items():
+        column = spec.shape.stored(served)
+        if column is None or column not in schema.names:
+            raise ExportError(f"cannot filter {spec.product.id} on unknown column {served!r}")
         typ = schema.field(column).type
         if isinstance(value, list | tuple | set):
             terms.append(
@@ -147,7 +163,7 @@ def export_batches(spec: ExportSpec, batch_rows: int = BATCH_ROWS) -> Iterator[p
     of a slow writer and its memory grows with the file, this does not."""
     source = pq.ParquetFile(spec.source, pre_buffer=False)
     schema = source.schema_arrow
-    columns = _columns(spec)
+    names, columns = _columns(spec), _stored_columns(spec)
     missing = [c for c in columns if c not in schema.names]
     if missing:
         raise ExportError(f"the snapshot of {spec.product.id} lacks column {missing[0]!r}")
@@ -160,16 +176,22 @@ def export_batches(spec: ExportSpec, batch_rows: int = BATCH_ROWS) -> Iterator[p
     for batch in source.iter_batches(batch_size=batch_rows, columns=needed):
         if row_filter is not None:
             batch = batch.filter(row_filter)
-        yield batch.select(columns)
+        yield batch.select(columns).rename_columns(names)
 
 
 def projected_schema(spec: ExportSpec) -> pa.Schema:
+    """The file's schema: the stored columns' types under the schema version's names."""
     schema = pq.read_schema(spec.source)
-    return pa.schema([schema.field(c) for c in _columns(spec)])
+    return pa.schema(
+        [
+            schema.field(stored).with_name(name)
+            for name, stored in zip(_columns(spec), _stored_columns(spec), strict=True)
+        ]
+    )
 
 
 def _filter_columns(spec: ExportSpec) -> set[str]:
-    cols = set(spec.filters)
+    cols = {spec.shape.stored(c) or c for c in spec.filters}
     if spec.regions is not None and spec.product.region_column:
         cols.add(spec.product.region_column)
     if spec.date_from is not None or spec.date_to is not None or spec.not_after is not None:

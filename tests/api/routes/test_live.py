@@ -39,15 +39,18 @@ def test_lookup_carries_the_contract(client, world):
     assert client.get("/v1/live/transaction-risk/tx-99999", headers=auth(key)).status_code == 404
 
 
-def test_an_old_schema_version_past_its_date_gets_deprecation_headers(client, world):
+def test_the_shipped_retired_schema_version_is_410_naming_the_current_one(client, world):
+    """transaction-risk 1.2 was sunset after 2026-06-30 (the other channels and the
+    deprecation window: test_schema_versions)."""
     _seed(world)
     _, key = world.tenant("standard")
     r = client.get(
         "/v1/live/transaction-risk/tx-00001", headers={**auth(key), "X-Data-Schema-Version": "1.2"}
     )
-    assert r.status_code == 200 and r.json()["data_schema_version"] == "1.2"
-    assert r.headers["Deprecation"] == f"@{int(datetime(2026, 6, 30, tzinfo=UTC).timestamp())}"
-    assert r.headers["Sunset"] == "Tue, 30 Jun 2026 00:00:00 GMT"
+    assert r.status_code == 410
+    assert r.json()["error"]["code"] == "schema_version_retired"
+    assert r.json()["error"]["details"]["current_version"] == "1.3"
+    assert "the current version is 1.3" in r.json()["error"]["message"]
     bad = client.get(
         "/v1/live/transaction-risk/tx-00001", headers={**auth(key), "X-Data-Schema-Version": "9.9"}
     )
