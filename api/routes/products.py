@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
+from typing import Literal
 
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
@@ -13,6 +14,7 @@ from api.errors import error_responses
 from tollgate.catalog import Product
 from tollgate.clock import utcnow
 from tollgate.prices import CHANNELS
+from tollgate.schema_versions import VersionShape
 
 router = APIRouter(prefix="/v1/products", tags=["products"])
 
@@ -53,7 +55,15 @@ class ColumnInfo(BaseModel):
 
 class SchemaVersionInfo(BaseModel):
     version: str
-    backward_compatible_until: date | None
+    state: Literal["current", "supported", "deprecated", "retired"] = Field(
+        description="deprecated: its successor is announced (answers carry Deprecation and "
+        "Sunset); retired: past its sunset, asking for it is 410"
+    )
+    columns: list[str] = Field(description="What it serves, under its names, in order")
+    renames: dict[str, str] = Field(description="Renamed from its predecessor: old -> new")
+    announced: date | None
+    backward_compatible_until: date | None = Field(description="Its last day served")
+    sunset_at: datetime | None
 
 
 class ProductStatusInfo(BaseModel):
@@ -95,7 +105,17 @@ _DETAIL_EXAMPLE = {
     "columns": [
         {"name": "transaction_id", "type": "string", "description": "Transaction identifier"}
     ],
-    "schema_versions": [{"version": "1.3", "backward_compatible_until": "2027-12-31"}],
+    "schema_versions": [
+        {
+            "version": "1.3",
+            "state": "current",
+            "columns": ["transaction_id"],
+            "renames": {"score": "fraud_score"},
+            "announced": "2026-01-15",
+            "backward_compatible_until": "2027-12-31",
+            "sunset_at": "2028-01-01T00:00:00Z",
+        }
+    ],
     "status": {
         "status": "healthy",
         "reason": None,
@@ -108,6 +128,26 @@ _DETAIL_EXAMPLE = {
 
 def _example(example: dict) -> dict:
     return {"responses": {"200": {"content": {"application/json": {"example": example}}}}}
+
+
+def _version_info(shape: VersionShape) -> SchemaVersionInfo:
+    now = utcnow()
+    if shape.retired(now):
+        state = "retired"
+    elif shape.deprecated_at(now) is not None:
+        state = "deprecated"
+    else:
+        state = "current" if shape.name == shape.current else "supported"
+    v = shape.version
+    return SchemaVersionInfo(
+        version=v.version,
+        state=state,
+        columns=shape.names,
+        renames=v.renames,
+        announced=v.announced,
+        backward_compatible_until=v.backward_compatible_until,
+        sunset_at=v.sunset_at,
+    )
 
 
 def _summary(p: Product) -> dict:
@@ -168,12 +208,7 @@ def get_product(
         columns=[
             ColumnInfo(name=c.name, type=c.type, description=c.description) for c in product.columns
         ],
-        schema_versions=[
-            SchemaVersionInfo(
-                version=v.version, backward_compatible_until=v.backward_compatible_until
-            )
-            for v in product.schema_versions
-        ],
+        schema_versions=[_version_info(shape) for shape in product.shapes().values()],
         status=ProductStatusInfo(
             status=status.status,
             reason=status.reason,

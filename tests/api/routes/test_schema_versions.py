@@ -206,3 +206,20 @@ def test_push_serves_the_requested_versions_shape(server, app, world):  # noqa: 
         _retired(http.get(f"/v1/live/{RISK}/stream", headers=resume), "1.3")
         r = http.get(f"/v1/live/{RISK}/stream", headers=_asking(key, "2.0"))
         assert r.status_code == 400 and r.json()["error"]["code"] == "unknown_schema_version"
+
+
+def test_the_product_lists_each_versions_columns_and_lifecycle(client, world):
+    _, key = world.tenant("standard")
+    body = client.get(f"/v1/products/{RISK}", headers=auth(key)).json()
+    versions = {v["version"]: v for v in body["schema_versions"]}
+    assert {v: d["state"] for v, d in versions.items()} == {
+        "1.1": "retired",
+        "1.2": "deprecated",
+        "1.3": "current",
+    }
+    assert versions["1.2"]["columns"] == V12
+    assert versions["1.3"]["columns"] == [c["name"] for c in body["columns"]]
+    assert versions["1.3"]["renames"] == {"score": "fraud_score"}
+    assert versions["1.3"]["announced"] == TODAY.isoformat()
+    assert versions["1.2"]["backward_compatible_until"] == SUNSET.isoformat()
+    assert versions["1.2"]["sunset_at"].startswith((SUNSET + timedelta(days=1)).isoformat())
