@@ -21,6 +21,8 @@ test: uv
 lint: uv
 	$(UV) run ruff check .
 	$(UV) run ruff format --check .
+	$(UV) run python -m orchestration.lib.dbt_contracts --check
+	$(UV) run python monitoring/render_rules.py --check
 
 bench: uv
 	@set -e; for script in $(BENCHES); do echo "== $$script"; $(UV) run python $$script; done
