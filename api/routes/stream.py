@@ -32,6 +32,7 @@ from api.streamguard import StreamClosed
 from api.watcher import PushEvent, Subscriber, push_event
 from tollgate.catalog import Product
 from tollgate.clock import utcnow
+from tollgate.schema_versions import VersionShape
 
 router = APIRouter(prefix="/v1/live", tags=["push"])
 RESUME_LIMIT = 10_000
@@ -126,6 +127,8 @@ async def _events(
             if time.monotonic() >= next_check:
                 next_check = time.monotonic() + CONTRACT_CHECK_SECONDS
                 ended = await asyncio.to_thread(_contract_ended, services, principal, product)
+                if ended is None and sub.shape is not None and sub.shape.retired(utcnow()):
+                    ended = _retired_event(sub.shape)
                 if ended is not None:
                     yield ended
                     return
@@ -163,6 +166,18 @@ async def _events(
         release()
 
 
+def _retired_event(shape: VersionShape) -> ServerSentEvent:
+    """A stream opened in a schema version that has since been sunset ends; what is
+    queued is neither sent nor billed."""
+    body = {
+        "code": "schema_version_retired",
+        "message": f"{shape.product_id} schema version {shape.name} is retired; "
+        f"the current version is {shape.current}",
+        "details": {"version": shape.name, "current_version": shape.current},
+    }
+    return ServerSentEvent(data=json.dumps(body), event="closed")
+
+
 def _closed_event(closed: StreamClosed) -> ServerSentEvent:
     reason = {"code": closed.code, "message": closed.message}
     return ServerSentEvent(data=json.dumps(reason), event="closed")
@@ -191,11 +206,13 @@ def _contract_ended(
     "/{product_id}/stream",
     responses={
         200: {
-            "description": "An event stream: `record` events (data = one JSON record, id = resume "
-            "token) and heartbeat comments. A stream whose key or client is revoked, or whose "
-            "tenant is suspended, ends within seconds with a `closed` event (data = "
-            '`{"code", "message"}`); one whose contract ended, with a `contract_ended` event; '
-            "one that falls behind, with a `lagging` event.",
+            "description": "An event stream: `record` events (data = one JSON record in the "
+            "schema version asked for, id = resume token) and heartbeat comments. A stream "
+            "whose key or client is revoked, or whose tenant is suspended, ends within seconds "
+            'with a `closed` event (data = `{"code", "message"}`), as does one whose schema '
+            "version is retired while open (code `schema_version_retired`); one whose contract "
+            "ended, with a `contract_ended` event; one that falls behind, with a `lagging` "
+            "event.",
             "content": {
                 "text/event-stream": {
                     "example": "event: record\nid: eyJrIjoidC0xIn0\n"

@@ -19,6 +19,7 @@ import yaml
 from apiworld import auth, behavior_row, risk_row
 from test_stream import _rows, _wait_for_subscribers, read_events, server  # noqa: F401
 
+from api.routes import stream as stream_routes
 from tollgate.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -223,3 +224,28 @@ def test_the_product_lists_each_versions_columns_and_lifecycle(client, world):
     assert versions["1.3"]["announced"] == TODAY.isoformat()
     assert versions["1.2"]["backward_compatible_until"] == SUNSET.isoformat()
     assert versions["1.2"]["sunset_at"].startswith((SUNSET + timedelta(days=1)).isoformat())
+
+
+def test_a_stream_open_in_a_version_that_reaches_its_sunset_closes(
+    server,  # noqa: F811
+    app,
+    world,
+    monkeypatch,
+):
+    monkeypatch.setattr(stream_routes, "CONTRACT_CHECK_SECONDS", 0.0)
+    _, key = world.tenant("premium")
+    with (
+        httpx.Client(base_url=server, timeout=10) as http,
+        http.stream("GET", f"/v1/live/{RISK}/stream", headers=_asking(key, "1.2")) as r,
+    ):
+        assert r.status_code == 200
+        _wait_for_subscribers(app, 1)
+        after_sunset = datetime.combine(SUNSET + timedelta(days=1), datetime.min.time(), UTC)
+        monkeypatch.setattr(stream_routes, "utcnow", lambda: after_sunset)
+        world.live_rows(RISK, _rows(0, 1))
+        events = [e for e in read_events(r, 1) if "data" in e]
+    assert events[0]["event"] == "closed", events
+    closed = json.loads(events[0]["data"])
+    assert (
+        closed["code"] == "schema_version_retired" and closed["details"]["current_version"] == "1.3"
+    )
