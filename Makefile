@@ -9,13 +9,15 @@ BENCHES := $(filter-out bench/_%,$(wildcard bench/*.py))
 uv:
 	@$(UV) --version >/dev/null 2>&1 || python3 -m pip install uv
 
+# Bytecode compiled at install: every process of the platform and of the tests then starts
+# without compiling its imports (several seconds for Dagster where .pyc files are not written).
 demo: uv
-	$(UV) sync --frozen
+	$(UV) sync --frozen --compile-bytecode
 	$(UV) run tollgate demo
 
 # With the extras the tests exercise (Dagster on PostgreSQL).
 test: uv
-	$(UV) sync --frozen --extra postgres
+	$(UV) sync --frozen --extra postgres --compile-bytecode
 	$(UV) run pytest
 
 lint: uv
