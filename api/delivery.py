@@ -10,7 +10,7 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from fastapi import Request, Response
@@ -25,6 +25,7 @@ from api.services import Services, StatusView
 from tollgate.catalog import Product
 from tollgate.clock import utcnow
 from tollgate.schema_versions import VersionShape
+from tollgate.usage import Trail, trail_at
 
 
 @dataclass(frozen=True)
@@ -157,12 +158,17 @@ def _deliver(
         if ttl:
             services.cache.set(key, json.dumps(body, default=str).encode(), ttl)
     watermark = body["metadata"]["watermark_at"]
-    freshness = None
-    if watermark:
-        at = datetime.fromisoformat(watermark)
-        at = at if at.tzinfo else at.replace(tzinfo=UTC)  # a manifest may write naive UTC
-        freshness = max(0.0, (utcnow() - at).total_seconds())
-        body["metadata"]["freshness_seconds"] = round(freshness, 3)
+    quality = body["metadata"]["quality"]
+    trail = trail_at(
+        utcnow(),
+        ctx.schema.name,
+        datetime.fromisoformat(watermark) if watermark else None,
+        quality["status"],
+        quality["served_version"],
+    )
+    freshness = trail.freshness_seconds
+    if freshness is not None:
+        body["metadata"]["freshness_seconds"] = freshness
     payload = json.dumps(body, default=str, separators=(",", ":")).encode()
     headers = _contract_headers(ctx, body, freshness)
     data = body["data"]
@@ -176,6 +182,7 @@ def _deliver(
         compute_ms=(time.perf_counter() - started) * 1000,
         fixed_id=claim.delivery_id if claim is not None else None,
         terms=ctx.request.state.terms,
+        trail=trail,
     )
     # The buyer's handle on this answer in its usage and invoices.
     headers["X-Delivery-ID"] = delivery.delivery_id
@@ -204,6 +211,7 @@ def _computed(
                     route=route,
                     request_id=ctx.request.state.request_id,
                     terms=ctx.request.state.terms,
+                    trail=Trail(schema_version=ctx.schema.name, quality_status=status.status),
                 )
             )
         raise

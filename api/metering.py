@@ -19,6 +19,7 @@ import logging
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 import anyio
@@ -32,6 +33,7 @@ from tollgate.contracts import LIST, Terms
 from tollgate.prices import Channel
 from tollgate.rating import rate
 from tollgate.settings import Settings
+from tollgate.usage import NO_TRAIL, Trail
 from tollgate.usage import Delivery as LedgerDelivery
 from tollgate.usage_journal import JournalError
 from tollgate.usage_writer import UsageLedger
@@ -56,6 +58,8 @@ class Delivery:
     fixed_id: str | None = None
     channel: Channel = "query"
     terms: Terms = LIST
+    # What was delivered: schema and snapshot version or watermark, freshness, quality.
+    trail: Trail = NO_TRAIL
     _fresh_id: str = field(default_factory=lambda: uuid.uuid4().hex, repr=False)
 
     @property
@@ -79,6 +83,7 @@ class _Meter:
             route=d.route,
             occurred_at=now,
             **rating.fields(),
+            **d.trail.fields(),
         )
 
 
@@ -204,13 +209,23 @@ class SubscriptionMeter:
     every SSE_WINDOW_SECONDS). Before each write goes out, `before_send` journals the
     window's record with its units so far, and waits until that is durable: a kill -9 loses
     nothing sent, and a record rewritten as its window grows is still one record. A write
-    cancelled before it went out (the client left) is voided by a reversal of its units."""
+    cancelled before it went out (the client left) is voided by a reversal of its units.
+    Each window records the trail `describe` gives when the window opens (the watermark and
+    quality status then), read off the event loop."""
 
     def __init__(
-        self, tenant_id: str, product_id: str, route: str, request_id: str, terms: Terms = LIST
+        self,
+        tenant_id: str,
+        product_id: str,
+        route: str,
+        request_id: str,
+        terms: Terms = LIST,
+        describe: Callable[[], Trail] | None = None,
     ) -> None:
         self.tenant_id, self.product_id, self.route = tenant_id, product_id, route
         self.terms = terms
+        self.describe = describe
+        self.trail = NO_TRAIL
         self.stream_id = uuid.uuid4().hex  # not the client's X-Request-ID: see module doc
         self.request_id = request_id
         self.window = 0
@@ -227,6 +242,8 @@ class SubscriptionMeter:
         if not self.window or now - self.window_started >= SSE_WINDOW_SECONDS:
             self.window, self.window_started = self.window + 1, now
             self.units = self.bytes = 0
+            if self.describe is not None:
+                self.trail = await asyncio.to_thread(self.describe)
         self.units += messages
         self.bytes += nbytes
         receipt = record_delivery(
@@ -240,6 +257,7 @@ class SubscriptionMeter:
                 fixed_id=self._window_id(),
                 channel="push",
                 terms=self.terms,
+                trail=self.trail,
             )
         )
         if receipt is None:
@@ -267,6 +285,7 @@ class SubscriptionMeter:
                 fixed_id=window.delivery_id,
                 channel="push",
                 terms=self.terms,
+                trail=self.trail,
             )
         )
         reversal = replace(unsent, occurred_at=window.occurred_at).reversal()

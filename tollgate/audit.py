@@ -9,8 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from typing import Literal
 
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from tollgate.db.engine import session_factory
@@ -80,3 +82,41 @@ def audited(
         raise
     record(session, tenant_id, actor, action, target, "success", details)
     session.commit()
+
+
+def entries(
+    engine: Engine,
+    *,
+    tenant_id: str | None = None,
+    action: str | None = None,
+    actor: str | None = None,
+    outcome: str | None = None,
+    target: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    limit: int = 100,
+) -> list[AuditEntry]:
+    """Audit rows, newest first, matching every filter given. `action` ending in "." (or
+    "*") matches a family: "snapshot." is every snapshot action."""
+    a = AuditEntry
+    query = select(a).order_by(a.at.desc(), a.id.desc()).limit(limit)
+    if tenant_id is not None:
+        query = query.where(a.tenant_id == tenant_id)
+    if action is not None:
+        family = action.rstrip("*")
+        if family.endswith("."):
+            query = query.where(a.action.startswith(family, autoescape=True))
+        else:
+            query = query.where(a.action == action)
+    if actor is not None:
+        query = query.where(a.actor == actor)
+    if outcome is not None:
+        query = query.where(a.outcome == outcome)
+    if target is not None:
+        query = query.where(a.target == target)
+    if since is not None:
+        query = query.where(a.at >= since)
+    if until is not None:
+        query = query.where(a.at < until)
+    with Session(engine) as session:
+        return list(session.scalars(query))

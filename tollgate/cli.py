@@ -39,7 +39,12 @@ COMMANDS = {
     ),
     "keys": ("tollgate.commands.keys", "app", "Issue, revoke and list API keys."),
     "clients": ("tollgate.commands.clients", "app", "Create and list OAuth2 clients."),
-    "invoices": ("tollgate.commands.invoices", "app", "Show tenants' invoices."),
+    "invoices": (
+        "tollgate.commands.invoices",
+        "app",
+        "Show tenants' invoices and trace their lines to deliveries.",
+    ),
+    "audit": ("tollgate.commands.audit", "app", "Read the audit log, with filters."),
     "subscriptions": (
         "tollgate.commands.contracts",
         "subscriptions",

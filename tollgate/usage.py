@@ -5,6 +5,10 @@ batch) adds nothing; a record only ever grows (a push stream's window record is 
 its window fills). A delivery the server knows was not sent is voided by a reversal record
 (`reversal()`: negative units, its own id), never deleted, so the ledger keeps its history.
 `tollgate.usage_writer.UsageLedger` is the process-wide writer behind the API.
+
+Each record also carries its delivery trail (`Trail`): the schema version it was served in,
+the snapshot version (batch, exports) or the live watermark, the freshness at delivery and
+the product's quality status then, so an invoice line can be traced to what was delivered.
 """
 
 from __future__ import annotations
@@ -27,6 +31,41 @@ BILLED_STATUSES = ("delivered", "reversal")
 _LEDGER = UsageRecord.__table__
 _WIDTHS = {"delivery_id": 128, "tenant_id": 64, "product_id": 64}
 _ROUTE_WIDTH = 200
+_TRAIL_WIDTHS = {"schema_version": 16, "snapshot_version": 32, "quality_status": 16}
+
+
+@dataclass(frozen=True)
+class Trail:
+    """What a delivery delivered, besides its units: the lanes that meter deliveries (the
+    API's answers and pushes, export jobs) fill it in, billing and the buyer read it."""
+
+    schema_version: str | None = None
+    snapshot_version: str | None = None  # a batch answer's or export's published version
+    watermark_at: datetime | None = None  # the data's newest time (a live watermark)
+    freshness_seconds: float | None = None  # delivery time minus `watermark_at`
+    quality_status: str | None = None  # healthy | stale | degraded | ... at delivery
+
+    def fields(self) -> dict:
+        return dict(vars(self))
+
+
+NO_TRAIL = Trail()
+
+
+def trail_at(
+    delivered_at: datetime,
+    schema_version: str | None,
+    watermark_at: datetime | None,
+    quality_status: str | None,
+    snapshot_version: str | None = None,
+) -> Trail:
+    """The trail of a delivery made at `delivered_at` of data as new as `watermark_at`."""
+    freshness = None
+    if watermark_at is not None:
+        if watermark_at.tzinfo is None:  # a manifest may hold naive UTC
+            watermark_at = watermark_at.replace(tzinfo=UTC)
+        freshness = round(max(0.0, (delivered_at - watermark_at).total_seconds()), 3)
+    return Trail(schema_version, snapshot_version, watermark_at, freshness, quality_status)
 
 
 @dataclass(frozen=True)
@@ -48,6 +87,12 @@ class Delivery:
     price_basis: str | None = None
     contract_id: str | None = None
     status: DeliveryStatus = "delivered"
+    # The delivery trail (see `Trail`); None where it was not known (older records).
+    schema_version: str | None = None
+    snapshot_version: str | None = None
+    watermark_at: datetime | None = None
+    freshness_seconds: float | None = None
+    quality_status: str | None = None
 
     def __post_init__(self) -> None:
         at = self.occurred_at or datetime.now(UTC)
@@ -64,6 +109,15 @@ class Delivery:
             if not 0 < len(getattr(self, name)) <= width:
                 raise ValueError(f"{name} must be 1 to {width} characters")
         object.__setattr__(self, "route", self.route[:_ROUTE_WIDTH])
+        for name, width in _TRAIL_WIDTHS.items():
+            value = getattr(self, name)
+            if value is not None and len(value) > width:
+                object.__setattr__(self, name, value[:width])
+        wm = self.watermark_at
+        if wm is not None:
+            object.__setattr__(
+                self, "watermark_at", (wm if wm.tzinfo else wm.replace(tzinfo=UTC)).astimezone(UTC)
+            )
 
     def fields(self) -> dict:
         """The fields as a shallow dict (`dataclasses.asdict` deep-copies every value, which
@@ -83,12 +137,18 @@ class Delivery:
         )
 
     def to_json(self) -> str:
-        return json.dumps({**self.fields(), "occurred_at": self.occurred_at.isoformat()})
+        fields = {**self.fields(), "occurred_at": self.occurred_at.isoformat()}
+        if self.watermark_at is not None:
+            fields["watermark_at"] = self.watermark_at.isoformat()
+        return json.dumps(fields)
 
     @classmethod
     def from_json(cls, line: str) -> Delivery:
         raw = json.loads(line)
-        return cls(**{**raw, "occurred_at": datetime.fromisoformat(raw["occurred_at"])})
+        raw["occurred_at"] = datetime.fromisoformat(raw["occurred_at"])
+        if raw.get("watermark_at"):
+            raw["watermark_at"] = datetime.fromisoformat(raw["watermark_at"])
+        return cls(**raw)
 
 
 def reversal_id(delivery_id: str) -> str:

@@ -33,6 +33,7 @@ from api.watcher import PushEvent, Subscriber, push_event
 from tollgate.catalog import Product
 from tollgate.clock import utcnow
 from tollgate.schema_versions import VersionShape
+from tollgate.usage import Trail, trail_at
 
 router = APIRouter(prefix="/v1/live", tags=["push"])
 RESUME_LIMIT = 10_000
@@ -100,7 +101,12 @@ async def _events(
     delay = timedelta(seconds=services.catalog.tiers[principal.tier].delay_seconds)
     last = resume
     meter = metering.SubscriptionMeter(
-        principal.tenant_id, product.id, ROUTE, request.state.request_id, request.state.terms
+        principal.tenant_id,
+        product.id,
+        ROUTE,
+        request.state.request_id,
+        request.state.terms,
+        describe=lambda: _trail(services, product, sub),
     )
     next_check = time.monotonic() + CONTRACT_CHECK_SECONDS
     try:
@@ -176,6 +182,15 @@ def _retired_event(shape: VersionShape) -> ServerSentEvent:
         "details": {"version": shape.name, "current_version": shape.current},
     }
     return ServerSentEvent(data=json.dumps(body), event="closed")
+
+
+def _trail(services: Services, product: Product, sub: Subscriber) -> Trail:
+    """What a push window delivers: the schema version the stream was opened in, the live
+    watermark and quality status as the window opens."""
+    status = services.product_status(product.id)
+    watermark = services.watermark(product.id)
+    schema = sub.shape.name if sub.shape is not None else product.schema_version.version
+    return trail_at(utcnow(), schema, watermark, status.status)
 
 
 def _closed_event(closed: StreamClosed) -> ServerSentEvent:

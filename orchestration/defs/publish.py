@@ -11,6 +11,7 @@ from orchestration.lib.partitions import DAILY
 from orchestration.lib.snapshots import publish_snapshot
 from orchestration.lib.status import record_status
 from orchestration.lib.warehouse import MartMismatch, mart_relation, warehouse_reader
+from tollgate import audit
 from tollgate.catalog import Product, get_catalog
 
 
@@ -60,6 +61,22 @@ def build_publish_asset(product: Product) -> dg.AssetsDefinition:
             )
         record_status(
             settings.metadata_db_url, product.id, "healthy", current_version=manifest.version
+        )
+        audit.record_now(
+            settings.metadata_db_url,
+            None,
+            "dagster",
+            "snapshot.publish",
+            f"{product.id}@{manifest.version}",
+            details={
+                "product_id": product.id,
+                "version": manifest.version,
+                "schema_version": manifest.schema_version,
+                "row_count": manifest.row_count,
+                "checksum": manifest.checksum,
+                "watermark_at": str(manifest.watermark_at),
+                "run_id": context.run_id,
+            },
         )
         return dg.MaterializeResult(
             metadata={

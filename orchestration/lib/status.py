@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import cache
 
+from tollgate import audit
 from tollgate.clock import utcnow
 from tollgate.db.engine import session_factory
 from tollgate.db.migrate import upgrade
@@ -26,10 +27,22 @@ def record_status(
     current_version: object = _UNCHANGED,
     failed_version: str | None = None,
 ) -> None:
-    """Upsert a product's status; `current_version` is kept unless given."""
+    """Upsert a product's status; `current_version` is kept unless given. A change of
+    status is audited (`product.status`), with what it changed from."""
     _migrated(metadata_db_url)
     with session_factory(metadata_db_url)() as session, session.begin():
         row = session.get(ProductStatus, product_id) or ProductStatus(product_id=product_id)
+        before = row.status or "healthy"
+        if before != status:
+            audit.record(
+                session,
+                None,
+                "dagster",
+                "product.status",
+                product_id,
+                details={"from": before, "to": status, "reason": reason,
+                         "failed_version": failed_version},
+            )  # fmt: skip
         row.status = status
         row.reason = reason
         row.failed_version = failed_version

@@ -102,6 +102,8 @@ def test_a_job_runs_once_bills_once_and_pins_its_snapshot(world):
     assert len(path.read_text().splitlines()) == 101
     [record] = _ledger(url)
     assert (record.delivery_id, record.units, record.kind) == (f"export:{job_id}", 100, "export")
+    # Its trail names the snapshot it was planned on, not the newer one.
+    assert (record.snapshot_version, record.quality_status) == ("v000001", "healthy")
     assert audits == ["export.run"]
 
 

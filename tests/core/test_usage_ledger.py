@@ -349,3 +349,34 @@ def test_kill_9_loses_no_acknowledged_delivery(settings, tmp_path, python):
     # Nothing else: at most the one delivery journaled but not yet acknowledged.
     assert ids <= {f"d{i}" for i in range(acknowledged + 2)}
     assert not _segments(journal)
+
+
+def test_the_delivery_trail_survives_the_journal_and_lands_in_the_ledger(settings, tmp_path):
+    from dataclasses import replace
+
+    from sqlalchemy.orm import Session
+
+    from tollgate.usage import trail_at
+
+    url = settings.metadata_db_url
+    upgrade(url)
+    at = datetime(2026, 11, 24, 12, 0, 10, tzinfo=UTC)
+    watermark = datetime(2026, 11, 24, 12, 0, 2, 500000, tzinfo=UTC)
+    trail = trail_at(at, "1.3", watermark, "degraded", "v000004")
+    assert trail.freshness_seconds == 7.5  # 12:00:10 - 12:00:02.5
+    d = replace(_delivery("trail"), occurred_at=at, **trail.fields())
+    assert Delivery.from_json(d.to_json()) == d
+    # Written through the journal (and replayed by a new process when it crashed first).
+    (tmp_path / "journal").mkdir()
+    (tmp_path / "journal" / "usage-journal-crashed.jsonl").write_text(d.to_json() + "\n")
+    ledger = UsageLedger(url, tmp_path / "journal")
+    ledger.start()
+    ledger.close()
+    with Session(engine_for(url)) as session:
+        row = session.get(UsageRecord, "req-trail")
+    assert (row.schema_version, row.snapshot_version, row.quality_status) == (
+        "1.3",
+        "v000004",
+        "degraded",
+    )
+    assert (row.watermark_at, row.freshness_seconds) == (watermark, 7.5)

@@ -15,7 +15,9 @@ import pytest
 from landed import land_rows
 
 from orchestration.lib.status import read_status
+from tollgate import audit
 from tollgate.catalog import load_catalog
+from tollgate.db.engine import make_engine
 from tollgate.events.generator import GeneratorConfig, SyntheticSource
 from tollgate.events.writers import backfill_landing
 from tollgate.lake import Lake
@@ -87,6 +89,14 @@ def test_graph_publishes_marts_equal_to_independent_computation(settings, landed
         assert manifest["watermark_at"] == "2026-11-19T00:00:00Z"
         status = read_status(settings.metadata_db_url, product_id)
         assert (status.status, status.current_version) == ("healthy", "v000003")
+        # Every publish is in the audit log, newest first.
+        published = audit.entries(
+            make_engine(settings.metadata_db_url), action="snapshot.publish", target=None
+        )
+        mine = [e for e in published if e.details["product_id"] == product_id]
+        assert [e.target for e in mine] == [f"{product_id}@v00000{n}" for n in (3, 2, 1)]
+        assert mine[0].details["row_count"] == manifest["row_count"]
+        assert mine[0].details["checksum"] == manifest["checksum"]
 
 
 def _bad_transactions(day: date) -> list[dict]:
@@ -189,6 +199,14 @@ def test_bad_batch_is_refused_and_previous_version_stays_current(settings, lande
     assert status.failed_version == "v000002"
     assert "unique:transaction_id failed on 2 rows" in status.reason
     assert "not_null:customer_id failed on 1 rows" in status.reason
+    # The change of status is audited, with what it changed from.
+    [change] = audit.entries(
+        make_engine(settings.metadata_db_url),
+        action="product.status",
+        target="transaction-insights-history",
+    )
+    assert (change.details["from"], change.details["to"]) == ("healthy", "degraded")
+    assert change.details["failed_version"] == "v000002"
 
     # Publishing on its own, without the gate in the run, still refuses the failed mart.
     alone = run_partition(

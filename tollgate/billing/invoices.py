@@ -46,6 +46,7 @@ class LineItem:
     channel: str | None = None  # None: a contract's fee
     price_basis: str | None = None
     contract_id: str | None = None
+    kind: str | None = None  # a deliveries line's ledger unit (see tollgate.billing.trace)
 
 
 @dataclass(frozen=True)

@@ -127,4 +127,5 @@ def delivery_line(catalog: Catalog, row: dict) -> dict:
         "channel": row["channel"],
         "price_basis": basis,
         "contract_id": contract,
+        "kind": row["kind"],
     }

@@ -78,6 +78,7 @@ def tenant_invoices(
                 line["channel"],
                 line["price_basis"],
                 line["contract_id"],
+                line["kind"],
             )
         )
     return [

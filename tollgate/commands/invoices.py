@@ -1,8 +1,10 @@
-"""`tollgate invoices show TENANT MONTH`: a tenant's invoice for a month, as a table."""
+"""`tollgate invoices show TENANT MONTH`: a tenant's invoice for a month, as a table;
+`tollgate invoices trace TENANT MONTH LINE`: the deliveries behind one of its lines."""
 
 from __future__ import annotations
 
 import re
+from decimal import Decimal
 from typing import Annotated
 
 import typer
@@ -14,6 +16,7 @@ from tollgate.commands import catalog_of, console, load_settings, metadata_sessi
 from tollgate.db.engine import engine_for
 from tollgate.db.models import Tenant
 from tollgate.errors import InvalidRequest, NotFound
+from tollgate.prices import MICROS
 
 app = typer.Typer(help="Show tenants' invoices.", no_args_is_help=True)
 _MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
@@ -52,12 +55,13 @@ def show_invoice(
         )
     invoice = stored[0].draft
     table = Table(
-        "product", "price model", "description", "quantity", "unit price", "amount",
+        "#", "product", "price model", "description", "quantity", "unit price", "amount",
         title=f"Invoice {invoice.id}",
         caption=f"computed {stored[0].computed_at:%Y-%m-%d %H:%M} UTC",
     )  # fmt: skip
-    for line in invoice.lines:
+    for n, line in enumerate(invoice.lines, start=1):
         table.add_row(
+            str(n),
             line.product_id,
             line.price_model,
             line.description,
@@ -66,6 +70,59 @@ def show_invoice(
             _usd(line.amount_cents),
         )
     table.add_section()
-    table.add_row("total", "", "", "", "", _usd(invoice.total_cents), style="bold")
+    table.add_row("", "total", "", "", "", "", _usd(invoice.total_cents), style="bold")
     show(table)
     console.print(f"total due: {_usd(invoice.total_cents)} USD")
+
+
+@app.command("trace")
+def trace_invoice_line(
+    tenant_id: Annotated[str, typer.Argument(help="The tenant's id.")],
+    month: Annotated[str, typer.Argument(help="The month, YYYY-MM.")],
+    line_no: Annotated[int, typer.Argument(metavar="LINE", help="The line's number (1, 2, ...).")],
+    limit: Annotated[int, typer.Option(help="Show at most this many deliveries.")] = 100,
+) -> None:
+    """List the deliveries behind one invoice line, with what each delivered."""
+    from tollgate.billing.trace import trace_line
+
+    if not _MONTH.match(month):
+        raise InvalidRequest(f"month must be YYYY-MM, got {month!r}")
+    settings = load_settings()
+    with metadata_session(settings) as session:
+        if session.get(Tenant, tenant_id) is None:
+            raise NotFound(f"no tenant {tenant_id!r}")
+    traced = trace_line(engine_for(settings.metadata_db_url), tenant_id, month, line_no, limit)
+    if traced is None:
+        raise NotFound(f"{tenant_id}'s invoice for {month} has no line {line_no}")
+    line = traced.line
+    console.print(
+        f"{traced.invoice_id} line {line_no}: {line.product_id}, {line.description} "
+        f"= {_usd(line.amount_cents)}"
+    )
+    console.print(
+        f"{traced.deliveries_total:,} deliveries, {traced.units_total:,} units"
+        + ("" if line.channel else " (a contract fee: no deliveries behind it)")
+    )
+    if not traced.deliveries:
+        return
+    table = Table(
+        "delivery id", "at (UTC)", "units", "unit price", "status", "schema", "snapshot",
+        "watermark (UTC)", "freshness s", "quality",
+    )  # fmt: skip
+    for d in traced.deliveries:
+        table.add_row(
+            d["delivery_id"],
+            f"{d['occurred_at']:%Y-%m-%d %H:%M:%S}",
+            f"{d['units']:,}",
+            usd_text(Decimal(d["unit_price_micros"]) / MICROS),
+            d["status"],
+            d["schema_version"] or "-",
+            d["snapshot_version"] or "-",
+            f"{d['watermark_at']:%Y-%m-%d %H:%M:%S}" if d["watermark_at"] else "-",
+            f"{d['freshness_seconds']:.3f}" if d["freshness_seconds"] is not None else "-",
+            d["quality_status"] or "-",
+        )
+    show(table)
+    rest = traced.deliveries_total - len(traced.deliveries)
+    if rest > 0:
+        console.print(f"... and {rest:,} more (--limit shows more)")

@@ -64,6 +64,10 @@ class InvoiceLine(Base):
     channel: Mapped[str | None] = mapped_column(String(16), default=None)  # None: a fee
     price_basis: Mapped[str | None] = mapped_column(String(16), default=None)
     contract_id: Mapped[str | None] = mapped_column(String(64), default=None)
+    # The ledger's unit (query | records | messages | export) of a deliveries line: with
+    # the month, tenant, product, channel, unit price, basis and contract it names the
+    # deliveries behind the line.
+    kind: Mapped[str | None] = mapped_column(String(16), default=None)
 
 
 class TenantCost(Base):

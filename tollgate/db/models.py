@@ -105,6 +105,15 @@ class UsageRecord(Base):
     price_basis: Mapped[str | None] = mapped_column(String(16), default=None)
     # The subscription or purchase the delivery was made under.
     contract_id: Mapped[str | None] = mapped_column(String(64), default=None)
+    # The delivery trail (tollgate.usage.Trail): what was delivered. None on records written
+    # before deliveries carried it.
+    schema_version: Mapped[str | None] = mapped_column(String(16), default=None)
+    # The published snapshot served (batch answers, exports); None for live products.
+    snapshot_version: Mapped[str | None] = mapped_column(String(32), default=None)
+    # The data's newest time when delivered (a live product's watermark).
+    watermark_at: Mapped[datetime | None] = mapped_column(default=None)
+    freshness_seconds: Mapped[float | None] = mapped_column(default=None)
+    quality_status: Mapped[str | None] = mapped_column(String(16), default=None)
 
     __table_args__ = (
         Index("ix_usage_ledger_tenant_time", "tenant_id", "occurred_at"),

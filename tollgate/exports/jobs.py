@@ -25,7 +25,7 @@ from tollgate.catalog import Catalog, Product
 from tollgate.clock import utcnow
 from tollgate.contracts.terms import LIST, Terms
 from tollgate.db.engine import session_factory
-from tollgate.db.models import ExportJob
+from tollgate.db.models import ExportJob, ProductStatus
 from tollgate.exports.leases import (
     LEASE,
     QUEUED,
@@ -46,7 +46,7 @@ from tollgate.exports.spec import (
 from tollgate.exports.writer import write_export
 from tollgate.lake import SNAPSHOT_DATA_FILE, Lake
 from tollgate.rating import rate
-from tollgate.usage import Delivery, export_delivery_id, insert_deliveries
+from tollgate.usage import Delivery, Trail, export_delivery_id, insert_deliveries, trail_at
 
 log = logging.getLogger(__name__)
 SUCCEEDED, FAILED = "succeeded", "failed"
@@ -166,6 +166,7 @@ def run_export_job(
         spec = spec_for_job(job, lake, catalog)
         tenant_id, product_id, fmt = job.tenant_id, job.product_id, job.format
         terms = Terms.from_json(job.params["terms"]) if "terms" in job.params else LIST
+        version = job.params["snapshot_version"]
     dest = lake.export_file(tenant_id, job_id, fmt)
     for stale in dest.parent.glob(f".{dest.name}.*.tmp"):  # left by a run that crashed
         stale.unlink(missing_ok=True)
@@ -182,6 +183,7 @@ def run_export_job(
     finished = utcnow()
     # Delivered when finished: rated at the export price in force then, under its terms.
     rating = rate(spec.product, "export", terms, result.rows, finished)
+    trail = export_trail(sessions, lake, product_id, version, finished)
     delivery = Delivery(
         delivery_id=export_delivery_id(job_id),
         tenant_id=tenant_id,
@@ -191,6 +193,7 @@ def run_export_job(
         route=EXPORT_ROUTE,
         occurred_at=finished,
         **rating.fields(),
+        **trail.fields(),
     )
     with sessions.begin() as session:
         owned = _finish(
@@ -210,6 +213,19 @@ def run_export_job(
             session, tenant_id, job_id, "success", {"rows": result.rows, "bytes": result.bytes}
         )
     return SUCCEEDED
+
+
+def export_trail(sessions, lake: Lake, product_id: str, version: str, at) -> Trail:
+    """What an export finished at `at` delivered: its snapshot, with the schema version and
+    watermark its manifest states, and the product's quality status then."""
+    try:
+        manifest = lake.read_manifest(product_id, version)
+        schema, watermark = manifest.schema_version, manifest.watermark_at
+    except (OSError, ValueError):  # a snapshot without a readable manifest: version only
+        schema, watermark = None, None
+    with sessions() as session:
+        status = session.get(ProductStatus, product_id)
+    return trail_at(at, schema, watermark, status.status if status else "healthy", version)
 
 
 def resume_export_jobs(metadata_db_url: str, lake: Lake, catalog: Catalog) -> list[str]:

@@ -136,6 +136,8 @@ def test_pushed_messages_are_metered_per_message(app, world, api_settings):
 
     app.state.services.sse_heartbeat_seconds = 0.2
     tenant_id, key = world.tenant("premium")
+    watermark = utcnow()
+    world.watermark("transaction-risk", watermark)
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
@@ -171,3 +173,9 @@ def test_pushed_messages_are_metered_per_message(app, world, api_settings):
     }
     assert sum(r.units for r in rows) == 5
     assert all(r.bytes > 0 for r in rows)
+    # Each window's trail: the schema streamed, the live watermark and status as it opened.
+    assert {(r.schema_version, r.snapshot_version, r.quality_status) for r in rows} == {
+        ("1.3", None, "healthy")
+    }
+    assert {r.watermark_at for r in rows} == {watermark}
+    assert all(r.freshness_seconds >= 0 for r in rows)
