@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 from api.errors import ApiError
 from tollgate.catalog import Product, sample_buckets, sample_condition
 from tollgate.lake import SNAPSHOT_DATA_FILE, Lake
-from tollgate.schema_versions import VersionShape
+from tollgate.schema_versions import ServedColumn, VersionShape
 
 MAX_PAGE_SIZE = 1000
 Scalar = str | int | float | bool | None
@@ -64,25 +64,21 @@ def _quote(product: Product, name: str) -> str:
 
 
 def _quote_name(name: str) -> str:
-    # A name the schema version serves; catalog names are lower_snake_case identifiers.
+    # Catalog names (of any schema version) are lower_snake_case identifiers.
     return f'"{name}"'
 
 
-def _stored(product: Product, shape: VersionShape, name: str) -> str:
-    """The stored column behind a column the asked-for schema version serves."""
-    stored = shape.stored(name)
-    if stored is None:
+def _served(product: Product, shape: VersionShape, name: str) -> ServedColumn:
+    """A column the asked-for schema version serves (400 naming its columns if none)."""
+    column = shape.column(name)
+    if column is None:
         raise ApiError(
             400,
             "unknown_column",
             f"{product.id} {shape.name} has no column {name!r}",
             {"column": name, "columns": shape.names, "data_schema_version": shape.name},
         )
-    return stored
-
-
-def _served(product: Product, shape: VersionShape, name: str) -> str:
-    return _quote(product, _stored(product, shape, name))
+    return column
 
 
 def _typed(product: Product, column: str, value: Scalar) -> Any:
@@ -146,20 +142,21 @@ class BatchReader:
         """One page of rows and whether more follow, in the schema version `shape`: its
         columns under its names, and filters and sorts on its names."""
         columns = [
-            f"{_served(product, shape, c)} as {_quote_name(c)}" for c in (q.columns or shape.names)
+            f"{_quote_name(_served(product, shape, c).stored)} as {_quote_name(c)}"
+            for c in (q.columns or shape.names)
         ]
         where, params = ["true"], {"path": str(self.data_file(product.id, version))}
         for i, f in enumerate(q.filters):
-            stored = _stored(product, shape, f.column)
-            col = _quote(product, stored)
+            served = _served(product, shape, f.column)
+            col, typed_as = _quote_name(served.stored), served.newest
             if f.op == "in":
                 values = f.value if isinstance(f.value, list) else [f.value]
-                params[f"v{i}"] = [_typed(product, stored, v) for v in values]
+                params[f"v{i}"] = [_typed(product, typed_as, v) for v in values]
                 where.append(f"list_contains($v{i}, {col})")
             else:
                 if isinstance(f.value, list):
                     raise ApiError(400, "invalid_filter", f"op {f.op!r} takes one value")
-                params[f"v{i}"] = _typed(product, stored, f.value)
+                params[f"v{i}"] = _typed(product, typed_as, f.value)
                 where.append(f"{col} {_OPS[f.op]} $v{i}")
         if regions is not None and product.region_column:
             params["regions"] = regions
@@ -173,9 +170,9 @@ class BatchReader:
             where.append(f"cast({_quote(product, product.time_column)} as date) <= $not_after")
         # One leading '-' means descending; "--x" names no column (lstrip would accept it).
         order = [
-            f"{_served(product, shape, s[1:])} desc"
+            f"{_quote_name(_served(product, shape, s[1:]).stored)} desc"
             if s.startswith("-")
-            else f"{_served(product, shape, s)} asc"
+            else f"{_quote_name(_served(product, shape, s).stored)} asc"
             for s in q.sort
         ]
         order.append(f"{_quote(product, product.key_column)} asc")

@@ -20,7 +20,7 @@ from tollgate.clock import utcnow
 from tollgate.contracts import Terms
 from tollgate.keys import parse_api_key
 from tollgate.prices import Channel
-from tollgate.schema_versions import VersionShape
+from tollgate.schema_versions import NotHeld, VersionShape
 
 _bearer = HTTPBearer(
     auto_error=False,
@@ -214,6 +214,34 @@ def schema_version(product: Product, requested: str | None) -> VersionShape:
             headers={"Link": f'</v1/products/{product.id}>; rel="deprecation"'},
         )
     return shape
+
+
+def held_shape(
+    product: Product, shape: VersionShape, explicit: bool, held_version: str
+) -> VersionShape:
+    """`shape` read from a snapshot written in `held_version`. A snapshot published before
+    a newer version may lack that version's columns: asked for explicitly, 409; by default,
+    the snapshot is served in the version it was written in (the envelope says which)."""
+    held = product.shapes().get(held_version)
+    if held is None:
+        return shape
+    try:
+        return shape.held_in(held)
+    except NotHeld as exc:
+        if not explicit:
+            return held.held_in(held)
+        raise ApiError(
+            409,
+            "schema_version_not_in_snapshot",
+            f"the {product.id} snapshot served was written in schema version {held_version}, "
+            f"which lacks {', '.join(map(repr, exc.missing))} of {shape.name}; ask for "
+            f"{held_version}",
+            {
+                "version": shape.name,
+                "snapshot_schema_version": held_version,
+                "missing": exc.missing,
+            },
+        ) from None
 
 
 SchemaHeader = Annotated[

@@ -238,7 +238,8 @@ def _check_references(catalog: Catalog) -> None:
         fault = price_history_fault(p.price, p.price_changes, p.lane)
         if fault is not None:
             raise CatalogError(f"{where}.{fault}")
-        fault = schema_versions_fault(p.schema_versions, names)
+        fixed = (p.key_column, p.time_column, p.region_column)
+        fault = schema_versions_fault(p.schema_versions, names, fixed)
         if fault is not None:
             raise CatalogError(f"{where}.{fault}")
     for name, tier in catalog.tiers.items():

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from email.utils import format_datetime
 from typing import Any
@@ -23,6 +23,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, field_validator
 
 _SCHEMA_VERSION = re.compile(r"^\d+\.\d+$")
+_IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]*$")
 
 
 class SchemaVersion(BaseModel):
@@ -62,10 +63,26 @@ def _midnight(day: date) -> datetime:
     return datetime.combine(day, time.min, UTC)
 
 
+class NotHeld(ValueError):
+    """Data written in an older schema version lacks columns a newer version serves."""
+
+    def __init__(self, asked: str, held: str, missing: list[str]) -> None:
+        super().__init__(
+            f"data written in schema version {held} has no {', '.join(map(repr, missing))} "
+            f"of version {asked}"
+        )
+        self.asked, self.held, self.missing = asked, held, missing
+
+
 @dataclass(frozen=True)
 class ServedColumn:
     name: str  # as the version serves it
-    stored: str  # as the stored data (the newest version) holds it
+    stored: str  # as the data read holds it (the newest version's name, or a snapshot's)
+    newest: str = ""  # as the newest version (the catalog's `columns`) names it
+
+    def __post_init__(self) -> None:
+        if not self.newest:
+            object.__setattr__(self, "newest", self.stored)
 
 
 @dataclass(frozen=True)
@@ -91,6 +108,9 @@ class VersionShape:
         """Served as stored: no projection needed."""
         return self.successor is None
 
+    def column(self, name: str) -> ServedColumn | None:
+        return next((c for c in self.columns if c.name == name), None)
+
     def stored(self, name: str) -> str | None:
         """The stored column behind a column this version serves (None: it serves none)."""
         return next((c.stored for c in self.columns if c.name == name), None)
@@ -100,6 +120,19 @@ class VersionShape:
         if self.identity:
             return dict(row)
         return {c.name: row[c.stored] for c in self.columns}
+
+    def held_in(self, held: VersionShape) -> VersionShape:
+        """This version read from data written in version `held` (a snapshot published
+        before the newest version): the same served columns, read under `held`'s names.
+        Raises NotHeld naming the columns `held` does not have."""
+        if held.name == self.current:
+            return self
+        names = {c.stored: c.name for c in held.columns}
+        missing = [c.name for c in self.columns if c.stored not in names]
+        if missing:
+            raise NotHeld(self.name, held.name, missing)
+        columns = tuple(ServedColumn(c.name, names[c.stored], c.newest) for c in self.columns)
+        return replace(self, columns=columns)
 
     def deprecated_at(self, now: datetime) -> datetime | None:
         """From when this version is deprecated, once its successor has been announced."""
@@ -153,9 +186,13 @@ def _columns(v: SchemaVersion, newest: SchemaVersion, stored: Sequence[str]) -> 
     return list(stored) if v is newest else []
 
 
-def schema_versions_fault(versions: Sequence[SchemaVersion], stored: Iterable[str]) -> str | None:
-    """The first inconsistency among a product's versions, as `schema_versions...: reason`."""
-    stored = list(stored)
+def schema_versions_fault(
+    versions: Sequence[SchemaVersion], stored: Iterable[str], fixed: Iterable[str] = ()
+) -> str | None:
+    """The first inconsistency among a product's versions, as `schema_versions...: reason`.
+    `fixed` columns (key, time, region) are in every version under the same name: every
+    snapshot, whatever version wrote it, is read and filtered by them."""
+    stored, fixed = list(stored), [c for c in fixed if c]
     names = [v.version for v in versions]
     if len(set(names)) != len(names):
         return "schema_versions: duplicate version"
@@ -174,6 +211,12 @@ def schema_versions_fault(versions: Sequence[SchemaVersion], stored: Iterable[st
         columns = _columns(v, newest, stored)
         if len(set(columns)) != len(columns):
             return f"{where}.columns: duplicate column name"
+        odd = next((c for c in columns if not _IDENTIFIER.match(c)), None)
+        if odd is not None:
+            return f"{where}.columns: {odd!r} is not a lower_snake_case identifier"
+        for name in fixed:
+            if name not in columns:
+                return f"{where}.columns: {name!r} (key, time or region column) is missing"
         if i == 0:
             if v.renames:
                 return f"{where}.renames: the oldest version has no predecessor to rename from"

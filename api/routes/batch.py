@@ -19,6 +19,7 @@ from api.deps import (
     SchemaHeader,
     ServicesDep,
     checked_region,
+    held_shape,
     schema_version,
 )
 from api.envelope import PAGE_EXAMPLE, PageResponse
@@ -61,7 +62,6 @@ def _query_hash(q: BatchQuery) -> str:
 def _run(request: Request, services, principal, product, q: BatchQuery, schema, idem) -> Response:
     regions = checked_region(services, principal, q.region)
     shape = schema_version(product, schema)
-    ctx = DeliveryContext(request, services, principal, product, shape, idem)
     status = services.product_status(product.id)
     lake = services.batch.lake
     # A degraded product answers from the last version that passed its quality gate.
@@ -96,6 +96,10 @@ def _run(request: Request, services, principal, product, q: BatchQuery, schema, 
             {"product_id": product.id},
             headers={"Retry-After": "300"},
         )
+    # The snapshot's columns are those of the schema version it was published in.
+    held = services.batch.summary(product, version)["manifest"].schema_version
+    shape = held_shape(product, shape, schema is not None, held)
+    ctx = DeliveryContext(request, services, principal, product, shape, idem)
     tier = services.catalog.tiers[principal.tier]
     delay = not_after(services, principal)
 

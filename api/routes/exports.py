@@ -24,6 +24,7 @@ from api.deps import (
     ServicesDep,
     checked_region,
     entitled,
+    held_shape,
     principal_unless_signed,
     schema_version,
 )
@@ -128,6 +129,9 @@ def create_export(
             headers={"Retry-After": "300"},
         )
     version = purchased_version(lake, terms, product.id, current)
+    # The snapshot's columns are those of the schema version it was published in.
+    held = lake.read_manifest(product.id, version).schema_version
+    shape = held_shape(product, shape, schema is not None, held)
     tier = services.catalog.tiers[principal.tier]
     delay = not_after(services, principal)
     try:
@@ -147,6 +151,7 @@ def create_export(
             version=version,
             terms=terms,
             schema_version=shape.name,
+            held_version=held,
         )
     except RowCapExceeded as exc:
         raise ApiError(

@@ -159,9 +159,11 @@ class World:
         rows: list[dict[str, Any]],
         publish: bool = True,
         built_at: datetime | None = None,
+        schema_version: str | None = None,
     ) -> str:
         """Publish `rows` as the next version, as the batch lane would: the manifest's
-        watermark is the rows' newest time, capped at `built_at` (two hours ago)."""
+        watermark is the rows' newest time, capped at `built_at` (two hours ago). The rows
+        are in `schema_version` (default: the product's current one)."""
         product = self.catalog.product(product_id)
         version = self.lake.next_snapshot_version(product_id)
         target = self.lake.snapshot_dir(product_id, version)
@@ -172,14 +174,17 @@ class World:
         manifest = SnapshotManifest(
             product_id=product_id,
             version=version,
-            schema_version=product.schema_version.version,
+            schema_version=schema_version or product.schema_version.version,
             row_count=len(rows),
             checksum="test",
             source_partitions=[],
             quality={"passed": True, "checks": {}},
             created_at=built_at,
             watermark_at=newest_data_time(newest, built_at),
-            columns=[{"name": c.name, "type": c.type} for c in product.columns],
+            columns=[
+                {"name": c.name, "type": product.column(c.stored).type}
+                for c in product.shapes()[schema_version or product.schema_version.version].columns
+            ],
         )
         (target / SNAPSHOT_MANIFEST_FILE).write_text(manifest.to_json())
         if publish:

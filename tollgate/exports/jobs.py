@@ -80,6 +80,7 @@ def plan_export(
     version: str | None = None,
     terms: Terms = LIST,
     schema_version: str | None = None,
+    held_version: str | None = None,
 ) -> ExportJob:
     """A queued job for this request, pinned to `version` (default: the current snapshot),
     counted and checked against the row cap (raises ExportError or RowCapExceeded). The
@@ -98,6 +99,7 @@ def plan_export(
         not_after,
         sample_fraction,
         schema_version,
+        held_version,
     )
     validate_columns(spec)
     rows = count_rows(spec)
@@ -114,6 +116,7 @@ def plan_export(
         "sample_fraction": sample_fraction,
         "terms": terms.to_json(),
         "schema_version": spec.shape.name,
+        "held_schema_version": held_version,
     }
     return ExportJob(
         id=f"exp_{uuid.uuid4().hex[:20]}",
@@ -143,6 +146,7 @@ def spec_for_job(job: ExportJob, lake: Lake, catalog: Catalog) -> ExportSpec:
         not_after=date.fromisoformat(p["not_after"]) if p.get("not_after") else None,
         sample_fraction=p.get("sample_fraction", 1.0),
         schema_version=p.get("schema_version"),
+        held_version=p.get("held_schema_version"),
     )
 
 

@@ -16,7 +16,7 @@ import pyarrow.parquet as pq
 
 from tollgate.catalog import Product, sample_buckets, sample_condition
 from tollgate.lake import SNAPSHOT_DATA_FILE, Lake
-from tollgate.schema_versions import VersionShape
+from tollgate.schema_versions import NotHeld, VersionShape
 
 ExportFormat = Literal["csv", "parquet", "jsonl"]
 FORMATS: tuple[str, ...] = ("csv", "parquet", "jsonl")
@@ -46,10 +46,18 @@ class ExportSpec:
     sample_fraction: float = 1.0
     # The schema version whose columns (under its names) the file holds; None: the current.
     schema_version: str | None = None
+    # The schema version the snapshot was published in (its columns' names); None: the current.
+    held_version: str | None = None
 
     @property
     def shape(self) -> VersionShape:
-        return self.product.shapes()[self.schema_version or self.product.schema_version.version]
+        shapes = self.product.shapes()
+        shape = shapes[self.schema_version or self.product.schema_version.version]
+        held = shapes.get(self.held_version) if self.held_version else None
+        try:
+            return shape.held_in(held) if held is not None else shape
+        except NotHeld as exc:
+            raise ExportError(str(exc)) from None
 
 
 @dataclass(frozen=True)

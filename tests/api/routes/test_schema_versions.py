@@ -249,3 +249,38 @@ def test_a_stream_open_in_a_version_that_reaches_its_sunset_closes(
     assert (
         closed["code"] == "schema_version_retired" and closed["details"]["current_version"] == "1.3"
     )
+
+
+def _old_behavior_rows(behavior: list[dict]) -> list[dict]:
+    """The rows as a snapshot published in 0.9 holds them: 0.9's columns, 0.9's names."""
+    return [{**{c: b[c] for c in V09 if c != "spend"}, "spend": b["spend_cents"]} for b in behavior]
+
+
+def test_a_snapshot_published_in_an_older_version_is_read_under_its_own_names(client, world):
+    behavior = [behavior_row(i, day=1 + i % 5) for i in range(12)]
+    world.snapshot(BEHAVIOR, _old_behavior_rows(behavior), schema_version="0.9")
+    _, key = world.tenant("standard")
+    # By default the snapshot is served in the version it holds, and says so.
+    default = client.get(f"/v1/batch/{BEHAVIOR}?sort=-spend", headers=auth(key))
+    assert default.status_code == 200, default.text
+    assert default.json()["data_schema_version"] == "0.9"
+    assert default.headers["X-Data-Schema-Version"] == "0.9"
+    assert [list(row) for row in default.json()["data"]] == [V09] * len(behavior)
+    asked = client.get(f"/v1/batch/{BEHAVIOR}?sort=-spend", headers=_asking(key, "0.9"))
+    assert asked.json()["data"] == default.json()["data"]
+    # 1.0's columns are not in it: a clear refusal, not a query error.
+    newer = client.get(f"/v1/batch/{BEHAVIOR}", headers=_asking(key, "1.0"))
+    assert newer.status_code == 409, newer.text
+    error = newer.json()["error"]
+    assert error["code"] == "schema_version_not_in_snapshot"
+    assert error["details"]["snapshot_schema_version"] == "0.9"
+    assert "page_views" in error["details"]["missing"]
+    created = _export(client, key, None, format="csv")
+    assert created.status_code == 202 and created.json()["data_schema_version"] == "0.9"
+    job = _finished(client, key, created.json()["id"])
+    file = client.get(f"/v1/exports/{job['id']}/download", headers=auth(key))
+    rows = list(csv.DictReader(io.StringIO(file.text)))
+    assert list(rows[0]) == V09 and len(rows) == len(behavior)
+    refused = _export(client, key, "1.0", format="csv")
+    assert refused.status_code == 409
+    assert refused.json()["error"]["code"] == "schema_version_not_in_snapshot"

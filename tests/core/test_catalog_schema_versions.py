@@ -13,6 +13,7 @@ import pytest
 import yaml
 
 from tollgate.catalog import CatalogError, load_catalog, parse_catalog
+from tollgate.schema_versions import NotHeld
 
 ROOT = Path(__file__).resolve().parents[2]
 SHIPPED = yaml.safe_load((ROOT / "catalog.yaml").read_text())
@@ -81,6 +82,15 @@ BAD_VERSIONS = {
         lambda v: v[0].update(renames={"a": "b"}),
         "products[transaction-risk].schema_versions[1.2].renames: the oldest version",
     ),
+    "older version without the key column": (
+        lambda v: v[0]["columns"].remove("transaction_id"),
+        "products[transaction-risk].schema_versions[1.2].columns: 'transaction_id' (key, time "
+        "or region column) is missing",
+    ),
+    "column name that is not an identifier": (
+        lambda v: v[0]["columns"].append("Risk Band"),
+        "products[transaction-risk].schema_versions[1.2].columns: 'Risk Band' is not a",
+    ),
     "unknown version field": (
         lambda v: v[0].update(sunset="2026-06-30"),
         "products[transaction-risk].schema_versions[1.2].sunset: unknown field",
@@ -144,3 +154,17 @@ def test_a_version_is_deprecated_from_its_successors_announcement_and_retired_af
     assert current.headers(now) == {}
     # The day before the successor's announcement, nothing is deprecated yet.
     assert deprecated.headers(announced - timedelta(seconds=1)) == {}
+
+
+def test_a_newer_version_read_from_data_written_in_an_older_one():
+    shapes = load_catalog(ROOT / "catalog.yaml").product(RISK).shapes()
+    old, new = shapes["1.2"], shapes["1.3"]
+    # 1.2 read from 1.2 data: its own names, typed as the newest columns.
+    held = old.held_in(old)
+    assert [(c.name, c.stored, c.newest) for c in held.columns if c.name == "score"] == [
+        ("score", "score", "fraud_score")
+    ]
+    with pytest.raises(NotHeld) as missing:
+        new.held_in(old)
+    assert missing.value.missing == ["processed_at", "risk_reasons"]
+    assert new.held_in(new) is new
