@@ -165,6 +165,16 @@ class CredentialStore:
             return _unauthorized("tenant_suspended", "the tenant is suspended")
         return None
 
+    def principal_for(self, credential: str, tenant_id: str) -> Principal:
+        """The caller a session remembers as `key:<id>` or `client:<id>` of `tenant_id`, checked
+        as `refusal` checks it (the error it raises when the credential no longer serves)."""
+        refused = self.refusal(credential, tenant_id) if credential else None
+        if refused is not None or not credential:
+            raise refused or _unauthorized("invalid_credentials", "the credentials are not valid")
+        kind, _, ident = credential.partition(":")
+        ids = {"key_id": ident} if kind == "key" else {"client_id": ident}
+        return _principal(self._row(kind, ident), **ids)
+
     def issue_token(self, client_id: str, client_secret: str) -> str:
         """A short-lived access token for valid client credentials (OAuth2 client_credentials)."""
         with self.engine.connect() as conn:

@@ -17,6 +17,7 @@ from api.edge import EdgeMiddleware
 from api.errors import install_error_handlers
 from api.exportworker import ExportWorker
 from api.idempotency import purge_expired_keys
+from api.portal import install as install_portal
 from api.requestlog import RequestLog, RequestLogMiddleware
 from api.routes import (
     batch,
@@ -133,6 +134,7 @@ def create_app(settings: Settings | None = None, *, prepare_stores: bool = True)
         contracts.purchases,
     ):
         app.include_router(router)
+    install_portal(app)
     return app
 
 

@@ -1,0 +1,117 @@
+"""Usage, rate-limit headroom and invoices (with each line's deliveries), as the API reports
+them: the pages call the functions behind /v1/usage and /v1/invoices."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+import math
+import time
+from collections import defaultdict
+from datetime import timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query, Request
+from fastapi.responses import Response
+
+from api.deps import ServicesDep
+from api.portal.chart import usage_chart
+from api.portal.session import Viewer, ViewerDep
+from api.portal.web import PortalRoute, render
+from api.routes import invoices, usage
+from api.services import Services
+from tollgate.clock import utcnow
+
+router = APIRouter(prefix="/portal", route_class=PortalRoute, include_in_schema=False)
+Month = Annotated[str, Path(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")]
+USAGE_DAYS = 30
+
+
+def headroom(services: Services, viewer: Viewer) -> dict:
+    """The hourly budget left, read without spending any of it."""
+    tier = viewer.principal.tier
+    item = services.limits.items[tier]
+    stats = services.limits.limiter.get_window_stats(item, viewer.tenant_id)
+    return {
+        "limit": item.amount,
+        "remaining": max(0, stats.remaining),
+        "reset_seconds": max(0, math.ceil(stats.reset_time - time.time())),
+    }
+
+
+@router.get("/usage")
+async def usage_page(request: Request, viewer: ViewerDep, services: ServicesDep) -> Response:
+    today = utcnow().date()
+    start = today - timedelta(days=USAGE_DAYS - 1)
+    report = await asyncio.to_thread(usage.get_usage, services, viewer.principal, start, today)
+    units: dict = defaultdict(int)
+    totals: dict = defaultdict(lambda: {"requests": 0, "units": 0, "bytes": 0})
+    for day in report.days:
+        units[(day.date, day.product_id)] += day.units
+        for field in ("requests", "units", "bytes"):
+            totals[day.product_id][field] += getattr(day, field)
+    tier = services.catalog.tiers[viewer.principal.tier]
+    return render(
+        request,
+        "usage.html",
+        viewer,
+        report=report,
+        chart=usage_chart(units, start, today),
+        totals=dict(sorted(totals.items())),
+        budget=await asyncio.to_thread(headroom, services, viewer),
+        tier=tier,
+        tier_name=viewer.principal.tier,
+    )
+
+
+@router.get("/invoices")
+async def invoices_page(request: Request, viewer: ViewerDep, services: ServicesDep) -> Response:
+    listed = await asyncio.to_thread(invoices.list_invoices, services, viewer.principal)
+    return render(request, "invoices.html", viewer, invoices=listed.invoices)
+
+
+@router.get("/invoices/{month}")
+async def invoice_page(
+    request: Request, month: Month, viewer: ViewerDep, services: ServicesDep
+) -> Response:
+    invoice = await asyncio.to_thread(invoices.get_invoice, services, viewer.principal, month)
+    return render(request, "invoice.html", viewer, invoice=invoice)
+
+
+@router.get("/invoices/{month}/invoice.csv")
+async def invoice_csv(month: Month, viewer: ViewerDep, services: ServicesDep) -> Response:
+    invoice = await asyncio.to_thread(invoices.get_invoice, services, viewer.principal, month)
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["invoice_id", "month", "line_no", "product_id", "channel", "price_basis",
+                     "description", "quantity", "unit_price_usd", "amount_cents"])  # fmt: skip
+    for line in invoice.lines:
+        writer.writerow([invoice.id, invoice.month, line.line_no, line.product_id,
+                         line.channel or "", line.price_basis or "", line.description,
+                         line.quantity, line.unit_price_usd, line.amount_cents])  # fmt: skip
+    writer.writerow([invoice.id, invoice.month, "", "", "", "", "total", "", "",
+                     invoice.total_cents])  # fmt: skip
+    return Response(
+        out.getvalue(),
+        media_type="text/csv",
+        headers={
+            "Content-Disposition": f'attachment; filename="invoice-{invoice.month}.csv"',
+            "Cache-Control": "no-store",
+        },
+    )
+
+
+@router.get("/invoices/{month}/lines/{line_no}")
+async def line_page(
+    request: Request,
+    month: Month,
+    line_no: Annotated[int, Path(ge=1, le=100_000)],
+    viewer: ViewerDep,
+    services: ServicesDep,
+    cursor: Annotated[str | None, Query(max_length=512)] = None,
+) -> Response:
+    traced = await asyncio.to_thread(
+        invoices.line_deliveries, services, viewer.principal, month, line_no, 100, cursor
+    )
+    return render(request, "line.html", viewer, month=month, traced=traced)

@@ -1,0 +1,102 @@
+"""How every portal page is answered: templates, security headers, and errors as pages.
+
+`PortalRoute` turns whatever a page raises into HTML: no session is the sign-in page, an
+`ApiError` from the services the REST routes use is an error page with the same status
+(so another tenant's export is 404 here as it is in the API).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from urllib.parse import quote
+
+from fastapi import Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import RedirectResponse, Response
+from fastapi.routing import APIRoute
+from fastapi.templating import Jinja2Templates
+
+from api.errors import ApiError
+from api.portal.session import PortalError, SignInRequired, Viewer
+
+HERE = Path(__file__).parent
+templates = Jinja2Templates(directory=HERE / "templates")
+
+
+def _duration(seconds: float | int) -> str:
+    seconds = int(seconds)
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        if seconds >= 2 * size or (seconds >= size and seconds % size == 0):
+            n = round(seconds / size)
+            return f"{n} {unit}{'s' if n != 1 else ''}"
+    return f"{seconds} s"
+
+
+def _when(value: datetime | None) -> str:
+    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC") if value else ""
+
+
+def _usd(cents: int) -> str:
+    return f"${cents / 100:,.2f}"
+
+
+templates.env.filters.update(duration=_duration, when=_when, usd=_usd)
+# Pages load only what the portal serves; no inline scripts, no framing, forms post home.
+POLICY = (
+    "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+    "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+)
+_HEADERS = {
+    "Content-Security-Policy": POLICY,
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    # Pages show tenant data and once-shown secrets: never from a shared cache or history.
+    "Cache-Control": "no-store",
+}
+
+
+def render(
+    request: Request,
+    template: str,
+    viewer: Viewer | None = None,
+    status: int = 200,
+    **context: object,
+) -> Response:
+    response = templates.TemplateResponse(
+        request, template, {"viewer": viewer, **context}, status_code=status
+    )
+    response.headers.update(_HEADERS)
+    return response
+
+
+def see_other(url: str) -> RedirectResponse:
+    return RedirectResponse(url, status_code=303, headers={"Cache-Control": "no-store"})
+
+
+def error_page(request: Request, status: int, title: str, message: str) -> Response:
+    return render(request, "error.html", status=status, title=title, message=message)
+
+
+class PortalRoute(APIRoute):
+    def get_route_handler(self):
+        handler = super().get_route_handler()
+
+        async def route(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except SignInRequired:
+                target = request.url.path
+                if request.method == "GET" and target not in ("/portal", "/portal/"):
+                    return see_other(f"/portal/login?next={quote(target, safe='/')}")
+                return see_other("/portal/login")
+            except PortalError as exc:
+                return error_page(request, exc.status, exc.title, exc.message)
+            except ApiError as exc:
+                title = exc.code.replace("_", " ").capitalize()
+                return error_page(request, exc.status, title, exc.message)
+            except RequestValidationError:
+                # A malformed id or month names nothing that exists.
+                return error_page(request, 404, "Not found", "There is no such page.")
+
+        return route
