@@ -1,0 +1,148 @@
+"""The portal's sessions, forms and tenant walls, over HTTP (the browser tests drive the pages).
+
+Every page of one tenant (its exports, their downloads, its invoices, their CSV and line
+deliveries, its keys) is 404 to another tenant, exactly as the API's own routes are.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+
+from apiworld import auth, behavior_row
+from fastapi.testclient import TestClient
+from sqlalchemy import func, select
+
+from tollgate.billing import invoice_month
+from tollgate.clock import utcnow
+from tollgate.db.models import ApiKey, UsageRecord
+
+BEHAVIOR = "customer-behavior-daily"
+_CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+def csrf(page) -> str:
+    return _CSRF.search(page.text).group(1)
+
+
+def sign_in(client: TestClient, **credentials: str) -> str:
+    """Signs `client` in; returns the session's CSRF token."""
+    form = client.get("/portal/login")
+    r = client.post(
+        "/portal/login", data={"csrf_token": csrf(form), **credentials}, follow_redirects=False
+    )
+    assert (r.status_code, r.headers["location"]) == (303, "/portal/catalog"), r.text
+    return csrf(client.get("/portal/keys"))
+
+
+def _wait_for_ledger(engine, n: int) -> None:
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        with engine.connect() as conn:
+            if conn.execute(select(func.count()).select_from(UsageRecord)).scalar() >= n:
+                return
+        time.sleep(0.05)
+    raise AssertionError(f"the ledger never held {n} records")
+
+
+def _finished_export(client: TestClient, token: str) -> str:
+    r = client.post(
+        "/portal/exports",
+        data={"csrf_token": token, "product": BEHAVIOR, "format": "csv"},
+        follow_redirects=False,
+    )
+    assert r.status_code == 303, r.text
+    url = r.headers["location"]
+    deadline = time.monotonic() + 20
+    while "succeeded" not in client.get(url).text:
+        assert time.monotonic() < deadline, "the export never finished"
+        time.sleep(0.1)
+    return url
+
+
+def test_pages_need_a_session_and_sign_in_sets_a_safe_cookie(client, world):
+    _, key = world.tenant("standard")
+    r = client.get("/portal/keys", follow_redirects=False)
+    assert (r.status_code, r.headers["location"]) == (303, "/portal/login?next=/portal/keys")
+    form = client.get("/portal/login")
+    assert form.headers["content-security-policy"].startswith("default-src 'self'")
+    bad = client.post("/portal/login", data={"csrf_token": csrf(form), "api_key": "tg_nope"})
+    assert bad.status_code == 401 and "not accepted" in bad.text
+    # Without the form's token (a cross-site post) nothing is checked at all.
+    forged = client.post("/portal/login", data={"csrf_token": "x", "api_key": key})
+    assert forged.status_code == 403
+    r = client.post(
+        "/portal/login",
+        data={"csrf_token": csrf(form), "api_key": key, "next": "//evil.example/portal/"},
+        follow_redirects=False,
+    )
+    assert (r.status_code, r.headers["location"]) == (303, "/portal/catalog")
+    cookie = r.headers["set-cookie"]
+    assert key not in cookie and key.split("_")[2] not in cookie
+    assert "HttpOnly" in cookie and "SameSite=lax" in cookie and "Path=/portal" in cookie
+    assert "Secure" not in cookie  # plain HTTP here; set under TLS
+    assert client.get("/portal/catalog").status_code == 200
+
+
+def test_forms_refuse_a_missing_token_or_another_origin(client, world):
+    tenant_id, key = world.tenant("standard")
+    token = sign_in(client, api_key=key)
+    assert client.post("/portal/keys", data={"name": "x"}).status_code == 403
+    other_site = {"Origin": "https://evil.example"}
+    r = client.post("/portal/keys", data={"csrf_token": token, "name": "x"}, headers=other_site)
+    assert r.status_code == 403
+    with world.meta.connect() as conn:
+        count = select(func.count()).select_from(ApiKey).where(ApiKey.tenant_id == tenant_id)
+        assert conn.execute(count).scalar() == 1
+
+
+def test_oauth_client_signs_in_and_a_revoked_key_ends_its_session(client, world):
+    tenant_id, key = world.tenant("standard")
+    client_id, secret = world.oauth_client(tenant_id)
+    sign_in(client, client_id=client_id, client_secret=secret)
+    assert f"Tenant <strong>{tenant_id}</strong>" in client.get("/portal/catalog").text
+    client.cookies.clear()
+    sign_in(client, api_key=key)
+    world.revoke(key)
+    r = client.get("/portal/catalog", follow_redirects=False)
+    assert (r.status_code, r.headers["location"]) == (303, "/portal/login?next=/portal/catalog")
+
+
+def test_every_page_of_one_tenant_is_404_to_another(app, client, world, api_settings):
+    world.snapshot(BEHAVIOR, [behavior_row(i) for i in range(12)])
+    a_id, a_key = world.tenant("standard")
+    _, b_key = world.tenant("standard")
+    a_token = sign_in(client, api_key=a_key)
+    r = client.post(
+        "/portal/query", data={"csrf_token": a_token, "product": BEHAVIOR, "limit": "3"}
+    )
+    assert r.status_code == 200 and "3 rows" in r.text
+    export = _finished_export(client, a_token)
+    _wait_for_ledger(world.meta, 2)
+    month = f"{utcnow():%Y-%m}"
+    invoice_month(world.meta, world.catalog, month)
+    a_key_id = a_key.split("_")[1]
+    pages = [
+        export,
+        f"{export}/download",
+        f"/portal/invoices/{month}",
+        f"/portal/invoices/{month}/invoice.csv",
+        f"/portal/invoices/{month}/lines/1",
+    ]
+    for url in pages:
+        assert client.get(url).status_code == 200, url
+    assert "12 records exported" in client.get(f"/portal/invoices/{month}/lines/1").text
+
+    b = TestClient(app)
+    b_token = sign_in(b, api_key=b_key)
+    for url in pages:
+        assert b.get(url).status_code == 404, url
+    revoke = b.post(f"/portal/keys/{a_key_id}/revoke", data={"csrf_token": b_token})
+    assert revoke.status_code == 404
+    # Nothing of A's shows on B's own pages either.
+    for url in ("/portal/keys", "/portal/exports", "/portal/invoices", "/portal/usage"):
+        page = b.get(url)
+        assert page.status_code == 200 and a_id not in page.text and a_key_id not in page.text
+        assert export.rsplit("/", 1)[1] not in page.text
+    # A's key still works: B's attempt changed nothing.
+    assert client.get("/v1/products", headers=auth(a_key)).status_code == 200
