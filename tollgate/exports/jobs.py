@@ -187,7 +187,7 @@ def run_export_job(
     finished = utcnow()
     # Delivered when finished: rated at the export price in force then, under its terms.
     rating = rate(spec.product, "export", terms, result.rows, finished)
-    trail = export_trail(sessions, lake, product_id, version, finished)
+    trail = export_trail(sessions, lake, product_id, version, finished, spec.shape.name)
     delivery = Delivery(
         delivery_id=export_delivery_id(job_id),
         tenant_id=tenant_id,
@@ -219,14 +219,18 @@ def run_export_job(
     return SUCCEEDED
 
 
-def export_trail(sessions, lake: Lake, product_id: str, version: str, at) -> Trail:
-    """What an export finished at `at` delivered: its snapshot, with the schema version and
-    watermark its manifest states, and the product's quality status then."""
+def export_trail(
+    sessions, lake: Lake, product_id: str, version: str, at, delivered_in: str | None = None
+) -> Trail:
+    """What an export finished at `at` delivered: its snapshot, in the schema version its
+    file holds (`delivered_in`; else the manifest's), with the watermark its manifest
+    states, and the product's quality status then."""
     try:
         manifest = lake.read_manifest(product_id, version)
         schema, watermark = manifest.schema_version, manifest.watermark_at
     except (OSError, ValueError):  # a snapshot without a readable manifest: version only
         schema, watermark = None, None
+    schema = delivered_in or schema
     with sessions() as session:
         status = session.get(ProductStatus, product_id)
     return trail_at(at, schema, watermark, status.status if status else "healthy", version)

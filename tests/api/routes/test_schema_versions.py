@@ -17,10 +17,13 @@ import httpx
 import pytest
 import yaml
 from apiworld import auth, behavior_row, risk_row
+from sqlalchemy import select
 from test_stream import _rows, _wait_for_subscribers, read_events, server  # noqa: F401
 
 from api.routes import stream as stream_routes
+from tollgate.db.models import UsageRecord
 from tollgate.settings import Settings
+from tollgate.usage import export_delivery_id
 
 ROOT = Path(__file__).resolve().parents[3]
 RISK, BEHAVIOR = "transaction-risk", "customer-behavior-daily"
@@ -177,6 +180,14 @@ def test_an_export_holds_the_requested_versions_columns(client, world, behavior)
     rows = list(csv.DictReader(io.StringIO(file.text)))
     assert list(rows[0]) == V09
     assert len(rows) == sum(1 for b in behavior if b["spend_cents"] == 500)
+    # The ledger records the version delivered, not the snapshot's.
+    with world.meta.connect() as conn:
+        delivered = conn.execute(
+            select(UsageRecord.schema_version).where(
+                UsageRecord.delivery_id == export_delivery_id(job["id"])
+            )
+        ).scalar_one()
+    assert delivered == "0.9"
     current = _export(client, key, None, format="jsonl", columns=["customer_day_id", "spend_cents"])
     assert current.json()["data_schema_version"] == "1.0" and "Deprecation" not in current.headers
     _retired(_export(client, key, "0.8"), "1.0")
