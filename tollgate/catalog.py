@@ -65,6 +65,32 @@ class QualityRules(_Strict):
         return {*self.not_null, *self.unique, *self.ranges, *self.accepted_values}
 
 
+class AvailabilityCredit(_Strict):
+    """A month's availability under `below` credits `percent` of the product's charges."""
+
+    below: float = Field(gt=0, le=1)
+    percent: int = Field(gt=0, le=100)
+
+
+class CreditPolicy(_Strict):
+    """What a buyer is credited when a product misses its SLA (tollgate.billing.credits).
+
+    `stale`: a delivery made at or past the product's freshness SLA is credited in full;
+    `degraded`: so is one made while the quality gate held the product degraded (or stale);
+    `availability`: the largest percent whose `below` the month's availability is under."""
+
+    stale: bool = False
+    degraded: bool = False
+    availability: list[AvailabilityCredit] = []
+
+    def availability_percent(self, availability: float) -> int:
+        return max((a.percent for a in self.availability if availability < a.below), default=0)
+
+    @property
+    def credits_deliveries(self) -> bool:
+        return self.stale or self.degraded
+
+
 class Product(_Strict):
     id: str
     title: str
@@ -82,6 +108,8 @@ class Product(_Strict):
     schema_versions: list[SchemaVersion] = Field(min_length=1)
     columns: list[Column] = Field(min_length=1)
     quality: QualityRules = QualityRules()
+    # None: the catalog's `sla_credits`.
+    sla_credits: CreditPolicy | None = None
 
     @property
     def schema_version(self) -> SchemaVersion:
@@ -145,6 +173,11 @@ class Catalog(_Strict):
     regions: list[str] = Field(min_length=1)
     tiers: dict[str, Tier] = Field(min_length=1)
     products: list[Product] = Field(min_length=1)
+    # Every product's credit policy unless it states its own (default: no credits).
+    sla_credits: CreditPolicy = CreditPolicy()
+
+    def credit_policy(self, product_id: str) -> CreditPolicy:
+        return self.product(product_id).sla_credits or self.sla_credits
 
     def product(self, product_id: str) -> Product:
         for p in self.products:

@@ -32,11 +32,18 @@ class InvoiceLineOut(BaseModel):
         None, description="query, push or export; none on a subscription or purchase fee"
     )
     price_basis: str | None = Field(
-        None, description="list, trial, subscription, purchase or empty"
+        None, description="list, trial, subscription, purchase, empty; credit on an SLA credit"
     )
     contract_id: str | None = Field(None, description="The subscription or purchase behind it")
     kind: str | None = Field(
-        None, description="The unit a deliveries line counts: query, records, messages, export"
+        None,
+        description="The unit a deliveries line counts (query, records, messages, export); "
+        "sla_deliveries or sla_availability on a credit line",
+    )
+    evidence: dict | None = Field(
+        None,
+        description="A credit line's evidence: the deliveries credited (how many, the UTC "
+        "hours, the snapshot versions) or the month's availability and threshold",
     )
 
 
@@ -44,7 +51,9 @@ class InvoiceOut(BaseModel):
     id: str
     month: str = Field(examples=["2026-11"])
     currency: str = "USD"
-    total_cents: int
+    charges_cents: int
+    credits_cents: int = Field(description="SLA credits taken off the charges")
+    total_cents: int = Field(description="charges_cents - credits_cents")
     computed_at: datetime
     lines: list[InvoiceLineOut]
 
@@ -58,6 +67,8 @@ _INVOICE = {
     "id": "acme:2026-11",
     "month": "2026-11",
     "currency": "USD",
+    "charges_cents": 1650,
+    "credits_cents": 0,
     "total_cents": 1650,
     "computed_at": "2026-11-24T02:00:00Z",
     "lines": [
@@ -83,6 +94,8 @@ def _out(stored: StoredInvoice) -> InvoiceOut:
     return InvoiceOut(
         id=d.id,
         month=d.month,
+        charges_cents=d.charges_cents,
+        credits_cents=d.credits_cents,
         total_cents=d.total_cents,
         computed_at=stored.computed_at,
         lines=[
@@ -216,7 +229,7 @@ def _delivery_out(row: dict) -> DeliveryOut:
         200: {"content": {"application/json": {"example": _DELIVERIES}}},
         **error_responses(400, 401, 404, 422, 429),
     },
-    summary="The deliveries behind one line of your invoice, oldest first",
+    summary="The deliveries behind one line of your invoice (or credited by it), oldest first",
 )
 def line_deliveries(
     services: ServicesDep,
@@ -227,7 +240,13 @@ def line_deliveries(
     cursor: Annotated[str | None, Query(max_length=512)] = None,
 ) -> LineDeliveries:
     traced = trace_line(
-        services.metadata_engine, principal.tenant_id, month, line_no, limit, _after(cursor)
+        services.metadata_engine,
+        principal.tenant_id,
+        month,
+        line_no,
+        limit,
+        _after(cursor),
+        services.catalog,
     )
     if traced is None:
         raise ApiError(

@@ -7,7 +7,8 @@ metadata database (each rerun replaces its day or month), where the API serves t
 usage_daily     per UTC day: usage per tenant and product
 tenant_costs    per UTC day: each tenant's cost of serving (compute, transfer, calls, storage)
 invoices        per month: each tenant's invoice: its contracts' fees (subscriptions by active
-                days, purchases in the month bought) and its deliveries at their recorded prices
+                days, purchases in the month bought) and its deliveries at their recorded prices,
+                less SLA credits from the delivery trail and the request log
 tenant_margins  per month: revenue against cost; tenants over the alert ratio flagged
 """
 
@@ -16,7 +17,7 @@ from datetime import date, timedelta
 import dagster as dg
 
 from orchestration.defs.resources import TollgateResource
-from orchestration.lib.lineage import USAGE_LEDGER
+from orchestration.lib.lineage import REQUEST_LOG, USAGE_LEDGER
 from orchestration.lib.partitions import DAILY
 from tollgate.billing import (
     CostRates,
@@ -88,11 +89,13 @@ def tenant_costs(
 @dg.asset(
     partitions_def=MONTHLY,
     group_name=GROUP,
-    deps=[usage_daily, USAGE_LEDGER],
+    deps=[usage_daily, USAGE_LEDGER, REQUEST_LOG],
     kinds={"sql"},
     description="Monthly invoices that follow contracts: subscriptions prorated by active "
     "days, one-time purchases in the month bought, deliveries at the price recorded with each "
-    "(trial and included deliveries at $0); reproducible from the ledger and contracts.",
+    "(trial and included deliveries at $0), less SLA credits under the catalog's credit "
+    "policy (deliveries made while stale or degraded; availability under its thresholds); "
+    "reproducible from the ledger, the request log and contracts.",
 )
 def invoices(context: dg.AssetExecutionContext, tollgate: TollgateResource) -> dg.MaterializeResult:
     engine = engine_for(tollgate.settings().metadata_db_url)
@@ -101,6 +104,8 @@ def invoices(context: dg.AssetExecutionContext, tollgate: TollgateResource) -> d
         metadata={
             "invoices": len(drafts),
             "total_usd": sum(d.total_cents for d in drafts) / 100,
+            "credits_usd": sum(d.credits_cents for d in drafts) / 100,
+            "credited_tenants": sorted(d.tenant_id for d in drafts if d.credits_cents),
             "by_tenant_usd": {d.tenant_id: d.total_cents / 100 for d in drafts},
         }
     )

@@ -10,6 +10,9 @@ An invoice has a line per contract fee and a line per group of deliveries:
   deliveries, deliveries a contract includes and empty answers show with their quantity
   at $0. Records written before deliveries were rated are priced at the catalog price in
   force on their day.
+- SLA credits (tollgate.billing.credits): after a product's charges, a line crediting the
+  deliveries made while it was stale or degraded, and one crediting a share of its charges
+  when its availability fell under the catalog's threshold; total = charges - credits.
 Amounts are exact: integer micro-dollars, rounded half-up to the cent once per line.
 """
 
@@ -21,6 +24,7 @@ from decimal import Decimal
 
 import polars as pl
 
+from tollgate.billing.credits import AVAILABILITY_SCHEMA, CREDITED_SCHEMA, credit_lines
 from tollgate.billing.lines import (
     ContractFee,
     delivery_line,
@@ -29,6 +33,8 @@ from tollgate.billing.lines import (
 )
 from tollgate.catalog import Catalog
 from tollgate.prices import to_micros
+
+CREDIT = "credit"  # the price basis of an SLA credit line
 
 
 class BillingError(ValueError):
@@ -47,6 +53,11 @@ class LineItem:
     price_basis: str | None = None
     contract_id: str | None = None
     kind: str | None = None  # a deliveries line's ledger unit (see tollgate.billing.trace)
+    evidence: dict | None = None  # a credit line's (see tollgate.billing.credits)
+
+    @property
+    def is_credit(self) -> bool:
+        return self.price_basis == CREDIT
 
 
 @dataclass(frozen=True)
@@ -60,8 +71,18 @@ class InvoiceDraft:
         return invoice_id(self.tenant_id, self.month)
 
     @property
+    def charges_cents(self) -> int:
+        return sum(line.amount_cents for line in self.lines if not line.is_credit)
+
+    @property
+    def credits_cents(self) -> int:
+        """What SLA credits take off the charges (a positive number)."""
+        return -sum(line.amount_cents for line in self.lines if line.is_credit)
+
+    @property
     def total_cents(self) -> int:
-        return sum(line.amount_cents for line in self.lines)
+        """Charges minus credits."""
+        return self.charges_cents - self.credits_cents
 
 
 def invoice_id(tenant_id: str, month: str) -> str:
@@ -82,9 +103,12 @@ def price_month(
     rated_usage: pl.DataFrame,
     subscriptions: list[ContractFee] = (),  # type: ignore[assignment]
     purchases: list[ContractFee] = (),  # type: ignore[assignment]
+    credited: pl.DataFrame | None = None,
+    availability: pl.DataFrame | None = None,
 ) -> list[InvoiceDraft]:
     """Invoices for `month` from its rated usage (`read_rated_usage`' frame over the month)
-    and the subscriptions and purchases that touch it."""
+    and the subscriptions and purchases that touch it, less SLA credits from the month's
+    credited deliveries and availability (`tollgate.billing.credits`' frames)."""
     start, end = month_bounds(month)
     by_tenant: dict[str, list[LineItem]] = {}
     for sub in subscriptions:
@@ -96,6 +120,16 @@ def price_month(
     for row in _month_groups(catalog, rated_usage).iter_rows(named=True):
         line = delivery_line(catalog, row)
         by_tenant.setdefault(row["tenant_id"], []).append(LineItem(**line))
+    credited = pl.DataFrame(schema=CREDITED_SCHEMA) if credited is None else credited
+    availability = (
+        pl.DataFrame(schema=AVAILABILITY_SCHEMA) if availability is None else availability
+    )
+    for tenant_id, lines in by_tenant.items():
+        charges: dict[str, int] = {}
+        for line in lines:
+            charges[line.product_id] = charges.get(line.product_id, 0) + line.amount_cents
+        credits = credit_lines(catalog, tenant_id, charges, credited, availability)
+        lines.extend(LineItem(**c) for c in credits)
     return [
         InvoiceDraft(t, month, tuple(sorted(lines, key=_line_order)))
         for t, lines in sorted(by_tenant.items())
@@ -140,6 +174,8 @@ def _list_micros(catalog: Catalog, product_id: str, channel: str, day: date) -> 
 def _line_order(line: LineItem) -> tuple:
     return (
         line.product_id,
+        line.is_credit,  # a product's credits after its charges, availability's last
+        line.kind == "sla_availability",
         line.channel is not None,  # a product's fees before its deliveries
         line.channel or "",
         line.price_basis or "",

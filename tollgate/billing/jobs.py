@@ -16,6 +16,7 @@ from tollgate.billing.costs import (
     margins,
     stored_bytes_on,
 )
+from tollgate.billing.credits import read_availability, read_credited_deliveries
 from tollgate.billing.invoices import InvoiceDraft, month_bounds, price_month
 from tollgate.billing.ledger_reads import (
     daily_totals,
@@ -41,7 +42,8 @@ def invoice_month(
     engine: Engine, catalog: Catalog, month: str, daily_usage: pl.DataFrame | None = None
 ) -> list[InvoiceDraft]:
     """Compute and store every tenant's invoice for `month` ('YYYY-MM') from the ledger
-    and the contracts that touch the month.
+    and the contracts that touch the month, with SLA credits from the delivery trail and
+    the request log.
 
     `daily_usage`: the month's rated rollup (`rollup_days`' result), if already read from
     the ledger, to save a second scan; it must cover the whole month."""
@@ -50,7 +52,9 @@ def invoice_month(
         daily_usage = read_rated_usage(engine, start, end)
     usage = daily_usage.filter(pl.col("usage_date").is_between(start, end, closed="left"))
     subscriptions, purchases = read_contract_fees(engine, start, end)
-    invoices = price_month(catalog, month, usage, subscriptions, purchases)
+    credited = read_credited_deliveries(engine, catalog, start, end)
+    availability = read_availability(engine, start, end)
+    invoices = price_month(catalog, month, usage, subscriptions, purchases, credited, availability)
     store.replace_invoices(engine, month, invoices)
     return invoices
 

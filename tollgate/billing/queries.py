@@ -79,6 +79,7 @@ def tenant_invoices(
                 line["price_basis"],
                 line["contract_id"],
                 line["kind"],
+                line["evidence"],
             )
         )
     return [

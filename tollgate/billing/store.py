@@ -64,6 +64,7 @@ def replace_invoices(engine: Engine, month: str, invoices: list[InvoiceDraft]) -
                 "price_basis": line.price_basis,
                 "contract_id": line.contract_id,
                 "kind": line.kind,
+                "evidence": line.evidence,
             }
             for inv in invoices
             for n, line in enumerate(inv.lines, start=1)

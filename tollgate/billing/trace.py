@@ -3,7 +3,8 @@
 A deliveries line groups a tenant's month by product, channel, unit, unit price, price basis
 and contract (`tollgate.billing.invoices`); the stored line keeps all of those, so its
 records are found again by the same keys, newest trail columns included. Records written
-before deliveries were rated carry no price and are not traced.
+before deliveries were rated carry no price and are not traced. A delivery credit line's
+deliveries are the ones its product's credit policy credited (`tollgate.billing.credits`).
 """
 
 from __future__ import annotations
@@ -12,11 +13,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import Engine, and_, func, or_, select
+from sqlalchemy import Engine, and_, false, func, or_, select
 
+from tollgate.billing.credits import DELIVERY_CREDIT, degraded_condition, stale_condition
 from tollgate.billing.invoices import LineItem, invoice_id, month_bounds
 from tollgate.billing.ledger_reads import day_start
 from tollgate.billing.queries import tenant_invoices
+from tollgate.catalog import Catalog
 from tollgate.db.models import UsageRecord
 from tollgate.prices import MICROS
 from tollgate.usage import BILLED_STATUSES
@@ -86,6 +89,22 @@ def _matches(tenant_id: str, month: str, line: LineItem) -> list:
     ]
 
 
+def _credited(catalog: Catalog, tenant_id: str, month: str, line: LineItem) -> list:
+    start, end = month_bounds(month)
+    policy = catalog.credit_policy(line.product_id)
+    conditions = [stale_condition(catalog)] if policy.stale else []
+    conditions += [degraded_condition()] if policy.degraded else []
+    return [
+        _L.tenant_id == tenant_id,
+        _L.occurred_at >= day_start(start),
+        _L.occurred_at < day_start(end),
+        _L.product_id == line.product_id,
+        _L.status.in_(BILLED_STATUSES),
+        _L.unit_price_micros > 0,
+        or_(*conditions) if conditions else false(),
+    ]
+
+
 def trace_line(
     engine: Engine,
     tenant_id: str,
@@ -93,16 +112,21 @@ def trace_line(
     line_no: int,
     limit: int = 100,
     after: tuple[datetime, str] | None = None,
+    catalog: Catalog | None = None,
 ) -> LineTrace | None:
     """The deliveries behind one invoice line of `tenant_id`'s own invoice, oldest first,
     `limit` per page from after `after`; None when the tenant has no such line. A fee line
-    (a subscription's days, a purchase) has no deliveries behind it."""
+    (a subscription's days, a purchase) and an availability credit have no deliveries
+    behind them; a delivery credit's are found with `catalog`'s credit policy."""
     line = find_line(engine, tenant_id, month, line_no)
     if line is None:
         return None
-    if line.channel is None or line.kind is None:
+    if line.kind == DELIVERY_CREDIT and catalog is not None:
+        where = _credited(catalog, tenant_id, month, line)
+    elif line.channel is None or line.kind is None:
         return LineTrace(invoice_id(tenant_id, month), line_no, line, 0, 0, [], None)
-    where = _matches(tenant_id, month, line)
+    else:
+        where = _matches(tenant_id, month, line)
     page = select(*(getattr(_L, c) for c in TRACE_COLUMNS)).where(*where)
     if after is not None:
         at, delivery_id = after

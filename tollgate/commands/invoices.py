@@ -70,6 +70,9 @@ def show_invoice(
             _usd(line.amount_cents),
         )
     table.add_section()
+    if invoice.credits_cents:
+        table.add_row("", "charges", "", "", "", "", _usd(invoice.charges_cents))
+        table.add_row("", "SLA credits", "", "", "", "", _usd(-invoice.credits_cents))
     table.add_row("", "total", "", "", "", "", _usd(invoice.total_cents), style="bold")
     show(table)
     console.print(f"total due: {_usd(invoice.total_cents)} USD")
@@ -91,7 +94,8 @@ def trace_invoice_line(
     with metadata_session(settings) as session:
         if session.get(Tenant, tenant_id) is None:
             raise NotFound(f"no tenant {tenant_id!r}")
-    traced = trace_line(engine_for(settings.metadata_db_url), tenant_id, month, line_no, limit)
+    engine = engine_for(settings.metadata_db_url)
+    traced = trace_line(engine, tenant_id, month, line_no, limit, catalog=catalog_of(settings))
     if traced is None:
         raise NotFound(f"{tenant_id}'s invoice for {month} has no line {line_no}")
     line = traced.line
@@ -101,7 +105,7 @@ def trace_invoice_line(
     )
     console.print(
         f"{traced.deliveries_total:,} deliveries, {traced.units_total:,} units"
-        + ("" if line.channel else " (a contract fee: no deliveries behind it)")
+        + ("" if line.channel or traced.deliveries_total else " (no deliveries behind it)")
     )
     if not traced.deliveries:
         return

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import BigInteger, Boolean, Date, Float, Integer, Numeric, String
+from sqlalchemy import JSON, BigInteger, Boolean, Date, Float, Integer, Numeric, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from tollgate.clock import utcnow
@@ -68,6 +68,8 @@ class InvoiceLine(Base):
     # the month, tenant, product, channel, unit price, basis and contract it names the
     # deliveries behind the line.
     kind: Mapped[str | None] = mapped_column(String(16), default=None)
+    # A credit line's evidence (tollgate.billing.credits): the deliveries and periods.
+    evidence: Mapped[dict | None] = mapped_column(JSON, default=None)
 
 
 class TenantCost(Base):

@@ -30,11 +30,21 @@ def _wait_for_ledger(engine, n: int) -> None:
     raise AssertionError(f"the ledger never held {n} records")
 
 
+def _rows(numbers) -> list[dict]:
+    """Behaviour rows of today: the snapshot is as fresh as its build (2 hours), well within
+    the product's 26-hour SLA."""
+    today = utcnow().date()
+    return [
+        {**behavior_row(i), "activity_date": today, "customer_day_id": f"c-{i:04d}@{today}"}
+        for i in numbers
+    ]
+
+
 def test_invoice_lines_trace_to_their_deliveries(client, world, api_settings, monkeypatch):
     watermark = utcnow() - timedelta(seconds=30)
     world.live_rows(RISK, [risk_row(i) for i in range(3)])
     world.watermark(RISK, watermark)
-    v1 = world.snapshot(BEHAVIOR, [behavior_row(i) for i in range(10)])
+    v1 = world.snapshot(BEHAVIOR, _rows(range(10)))
     tenant_id, key = world.tenant("standard")
     other_id, other_key = world.tenant("standard")
     month = f"{utcnow():%Y-%m}"
@@ -46,7 +56,7 @@ def test_invoice_lines_trace_to_their_deliveries(client, world, api_settings, mo
     assert client.get(f"/v1/live/{RISK}/tx-00002", headers=auth(key)).status_code == 200
     # Batch pages at $0.10 a record: 4 rows from the first snapshot, then 3 and 2 from the next.
     assert client.get(f"/v1/batch/{BEHAVIOR}?limit=4", headers=auth(key)).status_code == 200
-    v2 = world.snapshot(BEHAVIOR, [behavior_row(i) for i in range(10, 20)])
+    v2 = world.snapshot(BEHAVIOR, _rows(range(10, 20)))
     for limit in (3, 2):
         r = client.get(f"/v1/batch/{BEHAVIOR}?limit={limit}", headers=auth(key))
         assert r.status_code == 200
@@ -63,7 +73,21 @@ def test_invoice_lines_trace_to_their_deliveries(client, world, api_settings, mo
     assert lines == [
         (1, BEHAVIOR, 9, 90),  # 4 + 3 + 2 records x $0.10
         (2, RISK, 3, 450),  # 3 queries x $1.50
+        # The watermark was 30 s old, past the 5 s SLA: all 3 credited in full, the third
+        # as degraded.
+        (3, RISK, 1, -450),
     ]
+    assert (invoice["charges_cents"], invoice["credits_cents"], invoice["total_cents"]) == (
+        540,
+        450,
+        90,
+    )
+    credit = invoice["lines"][2]
+    assert (credit["price_basis"], credit["kind"]) == ("credit", "sla_deliveries")
+    assert (
+        credit["evidence"]["stale"]["deliveries"],
+        credit["evidence"]["degraded"]["deliveries"],
+    ) == (2, 1)
 
     base = f"/v1/invoices/{month}/lines"
     first = client.get(f"{base}/2/deliveries?limit=2", headers=auth(key))
@@ -99,11 +123,17 @@ def test_invoice_lines_trace_to_their_deliveries(client, world, api_settings, mo
     assert (batch["deliveries_total"], batch["units_total"]) == (3, 9)
     assert {d["schema_version"] for d in batch["deliveries"]} == {"1.0"}
 
-    # Own tenant only: the other tenant has a line 1 of its own, but no line 2.
-    assert client.get(f"{base}/2/deliveries", headers=auth(other_key)).status_code == 404
+    # The credit line lists the deliveries it credited.
+    credited = client.get(f"{base}/3/deliveries", headers=auth(key)).json()
+    assert [d["delivery_id"] for d in credited["deliveries"]] == [d["delivery_id"] for d in risk]
+    assert (credited["deliveries_total"], credited["units_total"]) == (3, 3)
+
+    # Own tenant only: the other tenant has lines 1 and 2 of its own (a query and its
+    # credit), but no line 3.
+    assert client.get(f"{base}/3/deliveries", headers=auth(other_key)).status_code == 404
     theirs = client.get(f"{base}/1/deliveries", headers=auth(other_key)).json()
     assert (theirs["invoice_id"], theirs["deliveries_total"]) == (f"{other_id}:{month}", 1)
-    assert client.get(f"{base}/3/deliveries", headers=auth(key)).json()["error"]["code"] == (
+    assert client.get(f"{base}/4/deliveries", headers=auth(key)).json()["error"]["code"] == (
         "invoice_line_not_found"
     )
     old = client.get("/v1/invoices/2020-01/lines/1/deliveries", headers=auth(key))
