@@ -21,10 +21,11 @@ from api.cache import cache_key
 from api.errors import ApiError
 from api.idempotency import Claim, fingerprint
 from api.metering import Delivery, MeteredResponse
-from api.services import Services, StatusView
+from api.services import Services
 from tollgate.catalog import Product
 from tollgate.clock import utcnow
 from tollgate.schema_versions import VersionShape
+from tollgate.status import ProductStatus, QualityVerdict, decide
 from tollgate.usage import Trail, trail_at
 
 
@@ -57,17 +58,22 @@ def not_after(services: Services, principal: Principal) -> datetime | None:
     return utcnow() - timedelta(seconds=delay) if delay else None
 
 
-def gate_status(ctx: DeliveryContext) -> StatusView:
-    status = ctx.services.product_status(ctx.product.id)
-    if status.status == "halted":
+def refuse_halted(product_id: str, quality: QualityVerdict) -> None:
+    """503 `product_halted` when the quality gate stopped the product's delivery."""
+    if quality.status == "halted":
         raise ApiError(
             503,
             "product_halted",
-            f"{ctx.product.id} is halted: {status.reason or 'quality gate'}",
-            {"product_id": ctx.product.id, "reason": status.reason},
+            f"{product_id} is halted: {quality.reason or 'quality gate'}",
+            {"product_id": product_id, "reason": quality.reason},
             headers={"Retry-After": "60"},
         )
-    return status
+
+
+def gate_status(ctx: DeliveryContext) -> QualityVerdict:
+    quality = ctx.services.product_status(ctx.product.id)
+    refuse_halted(ctx.product.id, quality)
+    return quality
 
 
 def _iso(value: Any) -> str | None:
@@ -75,7 +81,7 @@ def _iso(value: Any) -> str | None:
 
 
 def _body(
-    ctx: DeliveryContext, answer: Answer, status: StatusView, regions: list[str] | None
+    ctx: DeliveryContext, answer: Answer, status: QualityVerdict, regions: list[str] | None
 ) -> dict:
     body = {
         "api_version": ctx.services.catalog.api_version,
@@ -111,7 +117,7 @@ def deliver(
     route: str,
     query: dict[str, Any],
     regions: list[str] | None,
-    compute: Callable[[StatusView], Answer],
+    compute: Callable[[QualityVerdict], Answer],
 ) -> Response:
     """The answer, metered: it leaves once its ledger record is durable. With an
     Idempotency-Key (then call it off the event loop: it reads and writes the metadata
@@ -135,7 +141,7 @@ def _deliver(
     route: str,
     query: dict[str, Any],
     regions: list[str] | None,
-    compute: Callable[[StatusView], Answer],
+    compute: Callable[[QualityVerdict], Answer],
     claim: Claim | None,
 ) -> Response:
     started = time.perf_counter()
@@ -150,27 +156,30 @@ def _deliver(
         key = cache_key(principal.tier, scope, ctx.product.id, route, query)
         cached = services.cache.get(key)
         services.metrics.cache.labels(ctx.product.id, "hit" if cached else "miss").inc()
-    if cached is not None:
-        body = json.loads(cached)
+    body = json.loads(cached) if cached is not None else None
+    if body is not None and not _servable(ctx, body, status):
+        body = None  # the cached answer's data is now older than the SLA allows
+    if body is not None:
         body["metadata"]["cache"] = "hit"
     else:
         body = _body(ctx, _computed(ctx, route, compute, status), status, regions)
-        if ttl:
-            services.cache.set(key, json.dumps(body, default=str).encode(), ttl)
-    watermark = body["metadata"]["watermark_at"]
-    quality = body["metadata"]["quality"]
+        keep = cache_seconds(ttl, _state_now(ctx, body, status))
+        if keep:
+            services.cache.set(key, json.dumps(body, default=str).encode(), keep)
+    state = _state_now(ctx, body, status)
+    freshness = state.freshness_seconds
+    body["metadata"]["freshness_seconds"] = round(freshness, 3) if freshness is not None else None
+    body["metadata"]["status"] = state.status
+    body["metadata"]["status_reason"] = state.reason
     trail = trail_at(
         utcnow(),
         ctx.schema.name,
-        datetime.fromisoformat(watermark) if watermark else None,
-        quality["status"],
-        quality["served_version"],
+        state.watermark_at,
+        state.quality.status,
+        body["metadata"]["quality"]["served_version"],
     )
-    freshness = trail.freshness_seconds
-    if freshness is not None:
-        body["metadata"]["freshness_seconds"] = freshness
     payload = json.dumps(body, default=str, separators=(",", ":")).encode()
-    headers = _contract_headers(ctx, body, freshness)
+    headers = _contract_headers(ctx, body, state)
     data = body["data"]
     delivery = Delivery(
         tenant_id=principal.tenant_id,
@@ -194,7 +203,10 @@ def _deliver(
 
 
 def _computed(
-    ctx: DeliveryContext, route: str, compute: Callable[[StatusView], Answer], status: StatusView
+    ctx: DeliveryContext,
+    route: str,
+    compute: Callable[[QualityVerdict], Answer],
+    status: QualityVerdict,
 ) -> Answer:
     """The route's answer. A lookup that finds nothing is a 404, billed only when the
     product's price says empty answers are (`bill_empty`)."""
@@ -217,12 +229,42 @@ def _computed(
         raise
 
 
-def _contract_headers(ctx: DeliveryContext, body: dict, freshness: float | None) -> dict[str, str]:
+def _state_now(ctx: DeliveryContext, body: dict, quality: QualityVerdict) -> ProductStatus:
+    """The product's status now, from the watermark of the data this answer holds (a cached
+    answer is as old as its watermark, not as its cache entry)."""
+    watermark = body["metadata"]["watermark_at"]
+    at = datetime.fromisoformat(watermark) if watermark else None
+    return decide(ctx.product, at, utcnow(), quality)
+
+
+def cache_seconds(tier_ttl: int, state: ProductStatus) -> int:
+    """How long an answer may be cached: the tier's TTL, but never past the moment its data
+    would be older than the product's freshness SLA (answers already over it are not kept:
+    a recomputation may find newer data)."""
+    if not tier_ttl or state.freshness_seconds is None:
+        return 0
+    return max(0, min(tier_ttl, int(state.sla_seconds - state.freshness_seconds)))
+
+
+def _servable(ctx: DeliveryContext, body: dict, quality: QualityVerdict) -> bool:
+    return _state_now(ctx, body, quality).within_sla
+
+
+def status_headers(state: ProductStatus) -> dict[str, str]:
+    """The status and freshness headers every channel sends."""
+    freshness = state.freshness_seconds
+    return {
+        "X-Data-Freshness": str(int(freshness)) if freshness is not None else "unknown",
+        "X-Data-Status": state.status,
+        "X-Data-Quality": state.quality.status,
+    }
+
+
+def _contract_headers(ctx: DeliveryContext, body: dict, state: ProductStatus) -> dict[str, str]:
     headers = {
         "X-API-Version": ctx.services.catalog.api_version,
         "X-Data-Schema-Version": ctx.schema.name,
-        "X-Data-Freshness": str(int(freshness)) if freshness is not None else "unknown",
-        "X-Data-Quality": body["metadata"]["quality"]["status"],
+        **status_headers(state),
         "X-Cache": body["metadata"]["cache"],
     }
     # Deprecation and Sunset from the day a successor is announced.

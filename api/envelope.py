@@ -22,9 +22,19 @@ class Quality(BaseModel):
 
 
 class Metadata(BaseModel):
-    freshness_seconds: float | None = Field(description="Now minus the product's watermark")
-    watermark_at: str | None
+    freshness_seconds: float | None = Field(
+        description="Now minus the watermark: the age of the newest data this answer may hold"
+    )
+    watermark_at: str | None = Field(
+        description="The data's own newest time (live: the stream's watermark; batch: the "
+        "newest data time in the snapshot served)"
+    )
     freshness_sla_seconds: int
+    status: Literal["healthy", "stale", "degraded", "halted"] = Field(
+        description="Decided when the answer is made: stale when freshness_seconds is over "
+        "the SLA (or there is no data yet), degraded when the quality gate refused newer data"
+    )
+    status_reason: str | None = None
     coverage: Coverage
     quality: Quality
     cache: Literal["hit", "miss"]
@@ -53,6 +63,8 @@ _EXAMPLE_META = {
     "freshness_seconds": 1.8,
     "watermark_at": "2026-11-24T08:00:00+00:00",
     "freshness_sla_seconds": 5,
+    "status": "healthy",
+    "status_reason": None,
     "coverage": {
         "regions": ["EU"],
         "time_from": "2026-11-24T07:59:58+00:00",

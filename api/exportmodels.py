@@ -24,6 +24,17 @@ class ExportRequest(BaseModel):
     region: str | None = Field(default=None, min_length=1, max_length=32)
 
 
+class ExportData(BaseModel):
+    """What the export holds: the snapshot, how fresh its data is, and the tenant's view."""
+
+    snapshot_version: str
+    watermark_at: datetime | None = Field(description="Newest data time in the snapshot")
+    freshness_seconds: float | None = Field(description="Now minus watermark_at")
+    freshness_sla_seconds: int
+    status: Literal["healthy", "stale", "degraded", "halted"]
+    status_reason: str | None = None
+
+
 class ExportStatus(BaseModel):
     id: str = Field(examples=["exp_3f2a9c0d1e7b4a5c6d8e"])
     product_id: str
@@ -42,6 +53,7 @@ class ExportStatus(BaseModel):
     data_schema_version: str = Field(
         examples=["1.0"], description="The schema version whose columns the file holds"
     )
+    metadata: ExportData
 
 
 EXAMPLE = {
@@ -61,5 +73,13 @@ EXAMPLE = {
     "download_url": "/v1/exports/exp_3f2a9c0d1e7b4a5c6d8e/download"
     "?expires=1796112004&signature=ab12",
     "data_schema_version": "1.0",
+    "metadata": {
+        "snapshot_version": "v000012",
+        "watermark_at": "2026-11-24T00:00:00Z",
+        "freshness_seconds": 28804.2,
+        "freshness_sla_seconds": 93600,
+        "status": "healthy",
+        "status_reason": None,
+    },
 }
 STATUS_DOC = {"content": {"application/json": {"example": EXAMPLE}}}

@@ -14,6 +14,7 @@ from sqlalchemy import Engine, and_, or_, select
 
 from tollgate.catalog import Product
 from tollgate.livestore import LiveStore
+from tollgate.status import live_watermark
 
 Position = tuple[datetime, str]  # (processed_at, key): a total order over a product's rows
 
@@ -31,11 +32,7 @@ class LiveReader:
         self.engine, self.store = engine, store
 
     def watermark(self, product_id: str) -> datetime | None:
-        wm = self.store.watermarks
-        with self.engine.connect() as conn:
-            return conn.execute(
-                select(wm.c.watermark_at).where(wm.c.product_id == product_id)
-            ).scalar()
+        return live_watermark(self.engine, self.store, product_id)
 
     def _scoped(
         self, product: Product, stmt, regions: Collection[str] | None, not_after: datetime | None

@@ -23,20 +23,15 @@ from api.metrics import ApiMetrics
 from api.ratelimit import FailedLogins, TenantRateLimits, make_storage
 from api.streamguard import StreamGuard
 from api.watcher import LiveWatcher
-from tollgate.catalog import Catalog, load_catalog
+from tollgate.catalog import Catalog, Product, load_catalog
+from tollgate.clock import utcnow
 from tollgate.db.engine import make_engine
 from tollgate.db.models import ProductStatus
 from tollgate.lake import Lake
 from tollgate.livestore import LiveStore
 from tollgate.settings import Settings
-
-
-@dataclass(frozen=True)
-class StatusView:
-    status: str = "healthy"
-    reason: str | None = None
-    current_version: str | None = None
-    failed_version: str | None = None
+from tollgate.status import ProductStatus as ProductState
+from tollgate.status import QualityVerdict, decide
 
 
 @dataclass
@@ -64,6 +59,7 @@ class Services:
     # request: a quality verdict or a watermark reaches answers within this many seconds.
     state_ttl_seconds: float = 1.0
     _state: dict[tuple[str, str], tuple[float, object]] = field(default_factory=dict)
+    _manifest_watermarks: dict[tuple[str, str], datetime | None] = field(default_factory=dict)
 
     @classmethod
     def build(cls, settings: Settings) -> Services:
@@ -120,7 +116,7 @@ class Services:
         self._state[(kind, product_id)] = (now + self.state_ttl_seconds, value)
         return value
 
-    def product_status(self, product_id: str) -> StatusView:
+    def product_status(self, product_id: str) -> QualityVerdict:
         """The quality gate's verdict; healthy when the gate has not reported yet."""
         return self._recent("status", product_id, self._load_status)
 
@@ -128,13 +124,47 @@ class Services:
         """The live product's watermark (newest event time it has accounted for)."""
         return self._recent("watermark", product_id, self.live.watermark)
 
-    def _load_status(self, product_id: str) -> StatusView:
+    def served_version(self, product_id: str) -> str | None:
+        """The batch snapshot answers come from: the last one that passed the quality gate
+        while the gate refuses newer ones, else the current one."""
+        quality = self.product_status(product_id)
+        if quality.status == "degraded" and quality.current_version:
+            return quality.current_version
+        return self.batch.lake.current_version(product_id)
+
+    def snapshot_watermark(self, product_id: str, version: str | None) -> datetime | None:
+        """The newest data time in a snapshot (its manifest's); versions are immutable."""
+        if version is None:
+            return None
+        key = (product_id, version)
+        if key not in self._manifest_watermarks:
+            try:
+                manifest = self.batch.lake.read_manifest(product_id, version)
+            except FileNotFoundError:  # a version named by a stale status row, since removed
+                return None
+            self._manifest_watermarks[key] = manifest.watermark_at
+        return self._manifest_watermarks[key]
+
+    def data_watermark(self, product: Product, version: str | None = None) -> datetime | None:
+        """The product's watermark now: the live store's, or the served snapshot's newest
+        data time (of `version` when given)."""
+        if product.lane == "live":
+            return self.watermark(product.id)
+        return self.snapshot_watermark(product.id, version or self.served_version(product.id))
+
+    def status(self, product: Product, version: str | None = None) -> ProductState:
+        """The product's status decided now from its watermark, its SLA and its quality
+        verdict, whether or not the batch lane's scheduler is running."""
+        watermark = self.data_watermark(product, version)
+        return decide(product, watermark, utcnow(), self.product_status(product.id))
+
+    def _load_status(self, product_id: str) -> QualityVerdict:
         t = ProductStatus.__table__
         with self.metadata_engine.connect() as conn:
             row = conn.execute(select(t).where(t.c.product_id == product_id)).first()
         if row is None:
-            return StatusView()
-        return StatusView(row.status, row.reason, row.current_version, row.failed_version)
+            return QualityVerdict()
+        return QualityVerdict(row.status, row.reason, row.current_version, row.failed_version)
 
     def dispose(self) -> None:
         self.limits.close()

@@ -25,7 +25,7 @@ from api.deps import (
 from api.envelope import PAGE_EXAMPLE, PageResponse
 from api.errors import ApiError, error_responses
 from api.livedata import to_json_row
-from api.services import StatusView
+from tollgate.status import QualityVerdict
 
 router = APIRouter(prefix="/v1/batch", tags=["batch"])
 _MAX_OFFSET = 2**62
@@ -62,13 +62,9 @@ def _query_hash(q: BatchQuery) -> str:
 def _run(request: Request, services, principal, product, q: BatchQuery, schema, idem) -> Response:
     regions = checked_region(services, principal, q.region)
     shape = schema_version(product, schema)
-    status = services.product_status(product.id)
     lake = services.batch.lake
     # A degraded product answers from the last version that passed its quality gate.
-    version = (
-        status.current_version if status.status == "degraded" and status.current_version else None
-    )
-    version = version or lake.current_version(product.id)
+    version = services.served_version(product.id)
     offset = 0
     if q.cursor is not None:
         state = decode_cursor(q.cursor)
@@ -103,7 +99,7 @@ def _run(request: Request, services, principal, product, q: BatchQuery, schema, 
     tier = services.catalog.tiers[principal.tier]
     delay = not_after(services, principal)
 
-    def compute(_status: StatusView) -> Answer:
+    def compute(_quality: QualityVerdict) -> Answer:
         summary = services.batch.summary(product, version)
         rows, more = services.batch.query(
             product,

@@ -17,7 +17,7 @@ from sqlalchemy import select
 
 from api.auth import Principal
 from api.contracts import purchased_version
-from api.delivery import not_after
+from api.delivery import not_after, refuse_halted, status_headers
 from api.deps import (
     PrincipalDep,
     SchemaHeader,
@@ -29,7 +29,7 @@ from api.deps import (
     schema_version,
 )
 from api.errors import ApiError, error_responses
-from api.exportmodels import STATUS_DOC, ExportRequest, ExportStatus
+from api.exportmodels import STATUS_DOC, ExportData, ExportRequest, ExportStatus
 from api.services import Services
 from tollgate import audit
 from tollgate.clock import utcnow
@@ -42,7 +42,9 @@ router = APIRouter(prefix="/v1/exports", tags=["exports"])
 ExportId = Annotated[str, Path(max_length=64)]
 
 
-def _status(services: Services, job: ExportJob, principal: Principal) -> ExportStatus:
+def _status(
+    services: Services, job: ExportJob, principal: Principal, response: Response | None = None
+) -> ExportStatus:
     url = None
     if job.status == SUCCEEDED and job.expires_at is not None:
         # The link names the credential it was issued to: revoking it revokes the link.
@@ -51,6 +53,10 @@ def _status(services: Services, job: ExportJob, principal: Principal) -> ExportS
         )
         url = f"/v1/exports/{job.id}/download?{urlencode(params)}"
     total = job.rows_total or 0
+    version = job.params["snapshot_version"]
+    state = services.status(services.catalog.product(job.product_id), version)
+    if response is not None:
+        response.headers.update(status_headers(state))
     return ExportStatus(
         id=job.id,
         product_id=job.product_id,
@@ -67,6 +73,14 @@ def _status(services: Services, job: ExportJob, principal: Principal) -> ExportS
         error=job.error,
         download_url=url,
         data_schema_version=_schema_of(services, job),
+        metadata=ExportData(
+            snapshot_version=version,
+            watermark_at=state.watermark_at,
+            freshness_seconds=state.freshness_seconds,
+            freshness_sla_seconds=state.sla_seconds,
+            status=state.status,
+            status_reason=state.reason,
+        ),
     )
 
 
@@ -119,8 +133,10 @@ def create_export(
     shape = schema_version(product, schema)
     regions = checked_region(services, principal, body.region)
     terms = services.contracts.terms_for(principal, product, "export")
+    refuse_halted(product.id, services.product_status(product.id))
     lake = services.batch.lake
-    current = lake.current_version(product.id)
+    # As queries do: a degraded product exports the last version that passed its gate.
+    current = services.served_version(product.id)
     if current is None:
         raise ApiError(
             503,
@@ -174,7 +190,7 @@ def create_export(
     request.app.state.export_worker.submit(job.id)
     response.headers["X-Data-Schema-Version"] = shape.name
     response.headers.update(shape.headers(utcnow()))
-    return _status(services, job, principal)
+    return _status(services, job, principal, response)
 
 
 @router.get(
@@ -183,8 +199,10 @@ def create_export(
     responses={200: STATUS_DOC, **error_responses(401, 404, 429)},
     summary="An export job's status and progress",
 )
-def get_export(services: ServicesDep, principal: PrincipalDep, export_id: ExportId) -> ExportStatus:
-    return _status(services, _job(services, export_id, principal.tenant_id), principal)
+def get_export(
+    response: Response, services: ServicesDep, principal: PrincipalDep, export_id: ExportId
+) -> ExportStatus:
+    return _status(services, _job(services, export_id, principal.tenant_id), principal, response)
 
 
 @router.get(
@@ -247,6 +265,7 @@ def download_export(
         )
     if job.expires_at is not None and job.expires_at <= datetime.now(UTC):
         raise ApiError(410, "export_expired", "the export's file has expired")
+    product = services.catalog.product(job.product_id)
     path = services.batch.lake.export_file(job.tenant_id, job.id, job.format)
     if not path.exists():
         raise ApiError(410, "export_expired", "the export's file is no longer held")
@@ -259,6 +278,7 @@ def download_export(
         "Repr-Digest": f"sha-256=:{digest}:",
         "Digest": f"sha-256={digest}",
         "X-Data-Schema-Version": _schema_of(services, job),
+        **status_headers(services.status(product, job.params["snapshot_version"])),
     }
     media = {"csv": "text/csv", "jsonl": "application/x-ndjson"}.get(
         job.format, "application/vnd.apache.parquet"

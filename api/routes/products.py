@@ -67,11 +67,18 @@ class SchemaVersionInfo(BaseModel):
 
 
 class ProductStatusInfo(BaseModel):
-    status: str = Field(examples=["healthy"])
+    status: Literal["healthy", "stale", "degraded", "halted"] = Field(examples=["healthy"])
     reason: str | None
+    quality: Literal["healthy", "degraded", "halted"] = Field(
+        description="The quality gate's verdict"
+    )
     current_version: str | None = Field(description="Snapshot served (batch)")
     failed_version: str | None
-    watermark_at: str | None = Field(description="Newest event time accounted for (live)")
+    watermark_at: str | None = Field(
+        description="The data's newest time (live: the stream's watermark; batch: the newest "
+        "data time in the snapshot served)"
+    )
+    freshness_seconds: float | None = Field(description="Now minus watermark_at")
 
 
 class ProductDetail(ProductSummary):
@@ -119,9 +126,11 @@ _DETAIL_EXAMPLE = {
     "status": {
         "status": "healthy",
         "reason": None,
+        "quality": "healthy",
         "current_version": None,
         "failed_version": None,
         "watermark_at": "2026-11-24T08:00:00+00:00",
+        "freshness_seconds": 1.2,
     },
 }
 
@@ -195,11 +204,8 @@ def get_product(
     product_id: ProductIdPath, principal: PrincipalDep, services: ServicesDep
 ) -> ProductDetail:
     product = entitled(services, principal, product_id)
-    status = services.product_status(product.id)
-    watermark = services.watermark(product.id) if product.lane == "live" else None
-    current = status.current_version
-    if product.lane == "batch" and current is None:
-        current = services.batch.lake.current_version(product.id)
+    state = services.status(product)
+    current = services.served_version(product.id) if product.lane == "batch" else None
     return ProductDetail(
         **_summary(product),
         key_column=product.key_column,
@@ -210,10 +216,12 @@ def get_product(
         ],
         schema_versions=[_version_info(shape) for shape in product.shapes().values()],
         status=ProductStatusInfo(
-            status=status.status,
-            reason=status.reason,
+            status=state.status,
+            reason=state.reason,
+            quality=state.quality.status,
             current_version=current,
-            failed_version=status.failed_version,
-            watermark_at=watermark.isoformat() if watermark else None,
+            failed_version=state.quality.failed_version,
+            watermark_at=state.watermark_at.isoformat() if state.watermark_at else None,
+            freshness_seconds=state.freshness_seconds,
         ),
     )

@@ -16,6 +16,7 @@ from starlette.background import BackgroundTask
 from api import metering
 from api.auth import Principal
 from api.cursor import decode_position
+from api.delivery import refuse_halted, status_headers
 from api.deps import (
     PrincipalDep,
     PushProductDep,
@@ -252,14 +253,8 @@ async def stream_product(
     shape = schema_version(product, schema)
     regions = checked_region(services, principal, region)
     resume = _resume_position(last_event_id)
-    status = await asyncio.to_thread(services.product_status, product.id)
-    if status.status == "halted":
-        raise ApiError(
-            503,
-            "product_halted",
-            f"{product.id} is halted: {status.reason or 'quality gate'}",
-            {"product_id": product.id, "reason": status.reason},
-        )
+    state = await asyncio.to_thread(services.status, product)
+    refuse_halted(product.id, state.quality)
     allowed = services.catalog.tiers[principal.tier].sse_connections
     budget = services.connections
     if budget.shared:
@@ -288,5 +283,7 @@ async def stream_product(
             "X-Data-Schema-Version": shape.name,
             # Deprecation and Sunset from the day a successor is announced.
             **shape.headers(utcnow()),
+            # The product's status and freshness when the stream opened.
+            **status_headers(state),
         },
     )

@@ -1,7 +1,8 @@
 """Freshness of live products: a check on each one's watermark in the live store.
 
 Live products are computed by the stream lane, outside Dagster (live/stream.py declares
-them as external assets); their freshness is checked here and recorded in product_status.
+them as external assets). The API decides their status itself when it answers
+(tollgate.status), with or without this schedule running; these checks keep the history.
 """
 
 from datetime import UTC, datetime
@@ -9,10 +10,10 @@ from datetime import UTC, datetime
 import dagster as dg
 
 from orchestration.lib.lineage import live_key
-from orchestration.lib.live_freshness import classify, read_watermarks
-from orchestration.lib.status import record_status
+from orchestration.lib.live_freshness import read_watermarks
 from orchestration.lib.tollgate_resource import TollgateResource
 from tollgate.catalog import Product, get_catalog
+from tollgate.status import decide
 
 
 def build_live_freshness_check(product: Product) -> dg.AssetChecksDefinition:
@@ -24,17 +25,17 @@ def build_live_freshness_check(product: Product) -> dg.AssetChecksDefinition:
     def watermark_freshness(tollgate: TollgateResource) -> dg.AssetCheckResult:
         settings = tollgate.settings()
         watermark = read_watermarks(settings.live_store_url, tollgate.catalog()).get(product.id)
-        verdict = classify(product, watermark, datetime.now(UTC))
-        record_status(settings.metadata_db_url, product.id, verdict.status, reason=verdict.reason)
+        state = decide(product, watermark, datetime.now(UTC))
         return dg.AssetCheckResult(
-            passed=verdict.status == "healthy",
-            severity=dg.AssetCheckSeverity.WARN
-            if verdict.status == "degraded"
-            else dg.AssetCheckSeverity.ERROR,
+            passed=state.within_sla,
+            severity=dg.AssetCheckSeverity.WARN,
+            description=state.reason,
             metadata={
-                "status": verdict.status,
+                "status": state.status,
                 "watermark_at": str(watermark),
-                "lag_seconds": verdict.lag_seconds if verdict.lag_seconds is not None else -1,
+                "lag_seconds": state.freshness_seconds
+                if state.freshness_seconds is not None
+                else -1,
                 "sla_seconds": product.freshness_sla_seconds,
             },
         )

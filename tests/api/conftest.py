@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import threading
+import time
+
 import pytest
-from apiworld import World
+import uvicorn
+from apiworld import World, free_port
 from fastapi.testclient import TestClient
 
 from api.main import create_app
@@ -35,3 +39,20 @@ def app(api_settings: Settings, world: World):
 def client(app):
     with TestClient(app) as c:
         yield c
+
+
+@pytest.fixture
+def server(app):
+    """The app under a real uvicorn server (a push stream never ends: no TestClient)."""
+    app.state.services.sse_heartbeat_seconds = 0.3
+    port = free_port()
+    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=srv.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not srv.started:
+        assert time.monotonic() < deadline, "server did not start"
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    srv.should_exit = True
+    thread.join(10)

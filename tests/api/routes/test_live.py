@@ -77,6 +77,7 @@ def test_residency_filters_rows_and_refuses_other_regions(client, world):
 
 def test_cache_never_serves_one_residency_scope_to_another(client, world):
     _seed(world)
+    world.watermark("transaction-risk", utcnow())  # answers over the SLA are never cached
     _, eu_key = world.tenant("standard", regions=["EU"])
     _, all_key = world.tenant("standard")
     _, eu_key_2 = world.tenant("standard", regions=["EU"])

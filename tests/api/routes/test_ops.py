@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from apiworld import auth, risk_row
 
+from tollgate.clock import utcnow
+
 
 def test_healthz_and_readyz(client):
     assert client.get("/healthz").json() == {"status": "ok"}
@@ -32,6 +34,7 @@ def test_readyz_is_503_when_a_store_is_unreachable(api_settings):
 
 def test_metrics_cover_latency_status_cache_and_sse(client, world):
     world.live_rows("transaction-risk", [risk_row(1)])
+    world.watermark("transaction-risk", utcnow())  # answers over their SLA are not cached
     _, key = world.tenant("premium")
     for _ in range(2):
         client.get("/v1/live/transaction-risk/tx-00001", headers=auth(key))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from apiworld import auth
+from apiworld import auth, behavior_row
 
 from tollgate.clock import utcnow
 
@@ -23,9 +23,13 @@ def test_list_is_filtered_by_the_tiers_entitlements(client, world):
 
 def test_detail_has_schema_versions_price_and_status(client, world):
     _, key = world.tenant("standard")
-    world.product_status(
-        "customer-behavior-daily", "degraded", "min_rows failed", "v000001", "v000002"
+    today = utcnow().date()
+    good = world.snapshot(
+        "customer-behavior-daily",
+        [{**behavior_row(i), "activity_date": today} for i in range(3)],
+        built_at=utcnow() - timedelta(minutes=10),
     )
+    world.product_status("customer-behavior-daily", "degraded", "min_rows failed", good, "v000002")
     body = client.get("/v1/products/customer-behavior-daily", headers=auth(key)).json()
     assert body["price_model"] == "per_record" and body["price_usd"] == 0.10
     assert body["prices"] == [
@@ -33,12 +37,15 @@ def test_detail_has_schema_versions_price_and_status(client, world):
         {"channel": "export", "unit": "record", "usd": "0.1", "included": False},
     ]
     assert [c["name"] for c in body["columns"]][0] == "customer_day_id"
-    assert body["status"] == {
+    status = body["status"]
+    assert 600 <= status.pop("freshness_seconds") < 700  # the snapshot's newest data time
+    assert status == {
         "status": "degraded",
         "reason": "min_rows failed",
+        "quality": "degraded",
         "current_version": "v000001",
         "failed_version": "v000002",
-        "watermark_at": None,
+        "watermark_at": status["watermark_at"],
     }
 
 

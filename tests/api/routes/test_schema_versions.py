@@ -18,7 +18,7 @@ import pytest
 import yaml
 from apiworld import auth, behavior_row, risk_row
 from sqlalchemy import select
-from test_stream import _rows, _wait_for_subscribers, read_events, server  # noqa: F401
+from test_stream import _rows, _wait_for_subscribers, read_events
 
 from api.routes import stream as stream_routes
 from tollgate.db.models import UsageRecord
@@ -196,7 +196,7 @@ def test_an_export_holds_the_requested_versions_columns(client, world, behavior)
     assert unknown.json()["error"]["code"] == "unknown_schema_version"
 
 
-def test_push_serves_the_requested_versions_shape(server, app, world):  # noqa: F811
+def test_push_serves_the_requested_versions_shape(server, app, world):
     _, key = world.tenant("premium")
     with (
         httpx.Client(base_url=server, timeout=10) as http,
@@ -238,7 +238,7 @@ def test_the_product_lists_each_versions_columns_and_lifecycle(client, world):
 
 
 def test_a_stream_open_in_a_version_that_reaches_its_sunset_closes(
-    server,  # noqa: F811
+    server,
     app,
     world,
     monkeypatch,

@@ -3,36 +3,17 @@
 from __future__ import annotations
 
 import json
-import threading
 import time
 from datetime import timedelta
 
 import httpx
-import pytest
-import uvicorn
-from apiworld import auth, free_port, risk_row
+from apiworld import auth, risk_row
 
 from api.cursor import encode_cursor
 from api.routes import stream as stream_routes
 from tollgate.clock import utcnow
 
 PRODUCT = "transaction-risk"
-
-
-@pytest.fixture
-def server(app):
-    app.state.services.sse_heartbeat_seconds = 0.3
-    port = free_port()
-    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not srv.started:
-        assert time.monotonic() < deadline, "server did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    srv.should_exit = True
-    thread.join(10)
 
 
 def read_events(response: httpx.Response, count: int, timeout: float = 10.0) -> list[dict]:
