@@ -200,7 +200,10 @@ def create_export(
     summary="An export job's status and progress",
 )
 def get_export(
-    response: Response, services: ServicesDep, principal: PrincipalDep, export_id: ExportId
+    services: ServicesDep,
+    principal: PrincipalDep,
+    export_id: ExportId,
+    response: Response = None,  # type: ignore[assignment]  # FastAPI passes it; the portal not
 ) -> ExportStatus:
     return _status(services, _job(services, export_id, principal.tenant_id), principal, response)
 
