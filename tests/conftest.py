@@ -6,6 +6,7 @@ the server is missing, except under CI (`CI=true`), where a missing server is a 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -120,9 +121,9 @@ CHROMIUM_FLAGS = (
 )
 
 
-@pytest.fixture
-def chromium(tmp_path: Path):
-    """A Selenium driver on Debian's headless Chromium with a fresh profile."""
+@contextlib.contextmanager
+def chromium_driver(profile: Path):
+    """A Selenium driver on Debian's headless Chromium with a fresh profile in `profile`."""
     require(
         CHROMIUM.exists() and CHROMEDRIVER.exists(),
         "Debian's chromium and chromium-driver are not installed (/usr/bin/chromium, "
@@ -133,7 +134,7 @@ def chromium(tmp_path: Path):
 
     options = webdriver.ChromeOptions()
     options.binary_location = str(CHROMIUM)
-    for flag in (*CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'chromium-profile'}"):
+    for flag in (*CHROMIUM_FLAGS, f"--user-data-dir={profile}"):
         options.add_argument(flag)
     # No name resolves but the machine's own address: a page that needs the internet fails.
     options.add_argument("--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1")
@@ -144,6 +145,20 @@ def chromium(tmp_path: Path):
         yield driver
     finally:
         driver.quit()
+
+
+@pytest.fixture
+def chromium(tmp_path: Path):
+    """A headless Chromium for one test."""
+    with chromium_driver(tmp_path / "chromium-profile") as driver:
+        yield driver
+
+
+@pytest.fixture(scope="module")
+def module_chromium(tmp_path_factory: pytest.TempPathFactory):
+    """One headless Chromium shared by a module's tests (a page-by-page browser walk)."""
+    with chromium_driver(tmp_path_factory.mktemp("chromium") / "profile") as driver:
+        yield driver
 
 
 def _tansu_binary() -> str | None:

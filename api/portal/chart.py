@@ -52,7 +52,7 @@ def usage_chart(units: dict[tuple[date, str], int], start: date, end: date) -> C
     products = sorted({p for _, p in units})
     colours = {p: PALETTE[i % len(PALETTE)] for i, p in enumerate(products)}
     totals = [sum(units.get((d, p), 0) for p in products) for d in days]
-    top = _nice_max(max(totals, default=0) or 1)
+    top = _nice_max(max(5, *totals))
     plot_w, plot_h = WIDTH - LEFT - 8, HEIGHT - BOTTOM - TOP
     slot = plot_w / max(1, len(days))
     base = TOP + plot_h
@@ -75,7 +75,7 @@ def usage_chart(units: dict[tuple[date, str], int], start: date, end: date) -> C
                     f"{d.isoformat()} {p}: {n:,} units",
                 )  # fmt: skip
             )
-    ticks = [(base - plot_h * k / 4, f"{top * k // 4:,}") for k in range(5)]
+    ticks = [(base - plot_h * k / 5, f"{top * k // 5:,}") for k in range(6)]
     every = max(1, len(days) // 6)
     labels = [(LEFT + i * slot + slot / 2, d.strftime("%d %b")) for i, d in enumerate(days)
               if i % every == 0]  # fmt: skip

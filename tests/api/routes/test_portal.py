@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import re
 import time
+from datetime import date
 
+import pytest
 from apiworld import auth, behavior_row
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
+from api.portal.chart import usage_chart
 from tollgate.billing import invoice_month
 from tollgate.clock import utcnow
 from tollgate.db.models import ApiKey, UsageRecord
@@ -146,3 +149,16 @@ def test_every_page_of_one_tenant_is_404_to_another(app, client, world, api_sett
         assert export.rsplit("/", 1)[1] not in page.text
     # A's key still works: B's attempt changed nothing.
     assert client.get("/v1/products", headers=auth(a_key)).status_code == 200
+
+
+def test_usage_chart_stacks_each_days_products_to_scale():
+    day = date(2026, 11, 3)
+    chart = usage_chart({(day, "b"): 7, (day, "a"): 50}, date(2026, 11, 1), date(2026, 11, 30))
+    assert [t[1] for t in chart.ticks] == ["0", "20", "40", "60", "80", "100"]
+    a, b = chart.bars
+    assert (a.title, b.title) == ("2026-11-03 a: 50 units", "2026-11-03 b: 7 units")
+    assert a.height / b.height == pytest.approx(50 / 7)
+    assert a.y + a.height == chart.baseline and b.y + b.height == a.y  # stacked
+    assert [c for c, _ in chart.legend] == [a.colour, b.colour] and a.colour != b.colour
+    empty = usage_chart({}, date(2026, 11, 1), date(2026, 11, 30))
+    assert empty.bars == [] and empty.legend == [] and len(empty.days) == 6
