@@ -17,7 +17,7 @@ from fastapi.responses import Response
 
 from api.batchdata import BatchQuery
 from api.delivery import not_after
-from api.deps import ServicesDep, checked_region, contract_terms, entitled
+from api.deps import ServicesDep, checked_region, contract_terms, entitled, held_shape
 from api.errors import ApiError
 from api.livedata import to_json_row
 from api.portal.session import PortalError, Viewer, ViewerDep, check_csrf
@@ -63,6 +63,9 @@ def _samples(services: Services, viewer: Viewer, product: Product) -> tuple[list
         version = services.batch.lake.current_version(product.id)
         if version is None:
             return shape.names, []
+        # A snapshot published in an older schema version is shown in that version.
+        held = services.batch.summary(product, version)["manifest"].schema_version
+        shape = held_shape(product, shape, False, held)
         rows, _ = services.batch.query(
             product,
             version,

@@ -18,6 +18,7 @@ import pytest
 import yaml
 from apiworld import auth, behavior_row, risk_row
 from sqlalchemy import select
+from test_portal import sign_in
 from test_stream import _rows, _wait_for_subscribers, read_events
 
 from api.routes import stream as stream_routes
@@ -295,3 +296,7 @@ def test_a_snapshot_published_in_an_older_version_is_read_under_its_own_names(cl
     refused = _export(client, key, "1.0", format="csv")
     assert refused.status_code == 409
     assert refused.json()["error"]["code"] == "schema_version_not_in_snapshot"
+    # The portal's preview shows the snapshot's own columns too.
+    sign_in(client, api_key=key)
+    page = client.get(f"/portal/catalog/{BEHAVIOR}")
+    assert page.status_code == 200 and '<th scope="col">spend</th>' in page.text
