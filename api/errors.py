@@ -69,8 +69,28 @@ def error_response(
     return JSONResponse(body, status_code=status, headers=headers)
 
 
-def _on_api_error(_: Request, exc: ApiError) -> JSONResponse:
-    return error_response(exc.status, exc.code, exc.message, exc.details, exc.headers)
+# Delta Sharing clients read `errorCode` and `message` (its protocol's error shape).
+_SHARING_PATH = "/v1/sharing/"
+
+
+def _respond(
+    request: Request,
+    status: int,
+    code: str,
+    message: str,
+    details: dict | None = None,
+    headers: dict | None = None,
+) -> JSONResponse:
+    response = error_response(status, code, message, details, headers)
+    if request.url.path.startswith(_SHARING_PATH):
+        body = {"errorCode": code, "message": message, "error": {"code": code,
+                "message": message, "details": details or {}}}  # fmt: skip
+        return JSONResponse(body, status_code=status, headers=headers)
+    return response
+
+
+def _on_api_error(request: Request, exc: ApiError) -> JSONResponse:
+    return _respond(request, exc.status, exc.code, exc.message, exc.details, exc.headers)
 
 
 # FastAPI's refusal of a body it cannot decode: a request that does not validate, as every
@@ -80,14 +100,14 @@ _UNPARSEABLE_BODY = "There was an error parsing the body"
 
 def _on_http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
     if exc.status_code == 400 and exc.detail == _UNPARSEABLE_BODY:
-        return error_response(422, "invalid_request", "the request body is not valid JSON")
+        return _respond(request, 422, "invalid_request", "the request body is not valid JSON")
     code = _HTTP_CODES.get(exc.status_code, "error")
     message = exc.detail if isinstance(exc.detail, str) else code.replace("_", " ")
     headers = dict(getattr(exc, "headers", None) or {})
     if exc.status_code == 405:
         # Starlette names only the first route on the path; a path may have several.
         headers["Allow"] = ", ".join(allowed_methods(request))
-    return error_response(exc.status_code, code, message, headers=headers)
+    return _respond(request, exc.status_code, code, message, headers=headers)
 
 
 def allowed_methods(request: Request) -> list[str]:
@@ -100,7 +120,7 @@ def allowed_methods(request: Request) -> list[str]:
     return sorted(methods)
 
 
-def _on_validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
+def _on_validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
     # Only location, message and type: raw inputs and ctx may hold unserialisable objects.
     problems = [
         {
@@ -110,7 +130,8 @@ def _on_validation_error(_: Request, exc: RequestValidationError) -> JSONRespons
         }
         for e in exc.errors()
     ]
-    return error_response(422, "invalid_request", "the request is not valid", {"errors": problems})
+    message = "the request is not valid"
+    return _respond(request, 422, "invalid_request", message, {"errors": problems})
 
 
 def _on_unexpected(_: Request, exc: Exception) -> JSONResponse:

@@ -28,6 +28,8 @@ from api.routes import (
     oauth,
     ops,
     products,
+    sharing,
+    sharing_files,
     stream,
     usage,
 )
@@ -128,6 +130,8 @@ def create_app(settings: Settings | None = None, *, prepare_stores: bool = True)
         live.router,
         batch.router,
         exports.router,
+        sharing.router,
+        sharing_files.router,
         usage.router,
         invoices.router,
         contracts.subscriptions,

@@ -30,6 +30,7 @@ from tollgate.db.models import ProductStatus
 from tollgate.lake import Lake
 from tollgate.livestore import LiveStore
 from tollgate.settings import Settings
+from tollgate.sharing import SharedSnapshots
 from tollgate.status import ProductStatus as ProductState
 from tollgate.status import QualityVerdict, decide
 
@@ -54,6 +55,7 @@ class Services:
     contracts: ContractStore
     idempotency: IdempotencyStore
     stream_guard: StreamGuard
+    sharing: SharedSnapshots
     sse_heartbeat_seconds: float = 15.0
     # Product status and watermarks are read this often at most per process, not per
     # request: a quality verdict or a watermark reaches answers within this many seconds.
@@ -73,6 +75,7 @@ class Services:
         watcher.on_drop = lambda product_id: metrics.sse_dropped.labels(product_id).inc()
         credentials = CredentialStore(metadata_engine, settings)
         counters = make_storage(settings.redis_url, settings.data_dir / "ratelimits")
+        lake = Lake.from_settings(settings)
         return cls(
             settings=settings,
             catalog=catalog,
@@ -80,7 +83,7 @@ class Services:
             live_engine=live_engine,
             live_store=store,
             live=live,
-            batch=BatchReader(Lake.from_settings(settings)),
+            batch=BatchReader(lake),
             limits=TenantRateLimits(catalog, counters),
             failed_logins=FailedLogins(counters),
             connections=ConnectionBudget(settings.redis_url),
@@ -92,6 +95,7 @@ class Services:
             contracts=ContractStore(metadata_engine, catalog),
             idempotency=IdempotencyStore(metadata_engine),
             stream_guard=StreamGuard(credentials),
+            sharing=SharedSnapshots(lake),
         )
 
     async def point_read(self, read: Callable[..., Any], *args: object) -> Any:

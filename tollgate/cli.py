@@ -55,6 +55,11 @@ COMMANDS = {
         "purchases",
         "Record and list one-time purchases.",
     ),
+    "sharing": (
+        "tollgate.commands.sharing",
+        "app",
+        "Delta Sharing profiles for tenants.",
+    ),
 }
 
 

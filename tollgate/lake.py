@@ -4,6 +4,7 @@
     <lake>/quarantine/event_date=YYYY-MM-DD/<file>.jsonl
     <lake>/snapshots/<product>/v000001/{data.parquet, manifest.json}
     <lake>/snapshots/<product>/CURRENT            (names the version readers see)
+    <lake>/sharing/<product>/v000001/<view>/{part-00001.parquet, ..., index.json}
     <exports>/<tenant>/<export id>.<format>
 
 Landing files are named by who wrote them and when (`part-<writer>-<epoch>`), so a writer
@@ -138,6 +139,14 @@ class Lake:
     def _all_versions(self, product_id: str) -> list[str]:
         root = self.snapshot_root(product_id)
         return [p.name for p in root.iterdir() if _VERSION.match(p.name)] if root.exists() else []
+
+    # -- Delta Sharing files ----------------------------------------------------------
+    def sharing_dir(self, product_id: str, version: str, view: str) -> Path:
+        """Where a snapshot version's files for one tenant view (`full`, `sample-<n>`) live,
+        split by region and day (tollgate.sharing.files)."""
+        if not _VERSION.match(version):
+            raise ValueError(f"bad snapshot version {version!r}")
+        return self.root / "sharing" / _safe(product_id) / version / _safe(view)
 
     # -- exports ----------------------------------------------------------------------
     def export_file(self, tenant_id: str, export_id: str, fmt: str) -> Path:

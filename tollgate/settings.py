@@ -49,6 +49,12 @@ class Settings(BaseSettings):
     jwt_audience: str = "tollgate-api"
     jwt_ttl_seconds: int = Field(default=900, gt=0)
 
+    # The API's address as buyers reach it (Delta Sharing profiles name it); unset means
+    # http://<api_host>:<api_port>, or the address a request came to.
+    public_url: str | None = None
+    # How long a Delta Sharing file URL works after the query that issued it.
+    sharing_url_ttl_seconds: int = Field(default=900, gt=0)
+
     # Processes started by `make demo`.
     api_host: str = "127.0.0.1"
     api_port: int = 8000

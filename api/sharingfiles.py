@@ -1,0 +1,176 @@
+"""What a tenant's share holds: its tables, the snapshot version it may read, and the files
+of its view, handed out as signed URLs.
+
+The view is the one REST batch queries apply (regions from `checked_region`, the tier's
+delay from `not_after`, the tier's sample), applied by choosing files: a file of another
+region, a day past the delay, or the unsampled rows of a sampled tier is never listed.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from urllib.parse import quote, urlencode
+
+from fastapi import Request
+
+from api.auth import Principal
+from api.contracts import purchased_version
+from api.delivery import not_after
+from api.deps import checked_region, entitled
+from api.errors import ApiError
+from api.services import Services
+from api.sharing import file_stats, snapshot_version, stable_id
+from tollgate.catalog import Product
+from tollgate.clock import utcnow
+from tollgate.contracts import Terms
+from tollgate.exports import download_params
+from tollgate.sharing import SharedFile, SharedView, view_name
+
+PROTOCOL_ACTION = {"protocol": {"minReaderVersion": 1}}
+FILES_ROUTE = "/v1/sharing/files"
+
+
+def credential_of(principal: Principal) -> str:
+    """The credential a signed URL is issued to: revoking it revokes the URL."""
+    return f"key:{principal.key_id}" if principal.key_id else f"client:{principal.client_id}"
+
+
+def shared_tables(services: Services, principal: Principal) -> list[Product]:
+    """The batch products the tenant's tier and contracts let it read now."""
+    tier = services.catalog.tiers[principal.tier]
+    tables = []
+    for product in services.catalog.batch_products():
+        if product.id not in tier.products:
+            continue
+        try:
+            services.contracts.terms_for(principal, product, "export")
+        except ApiError:
+            continue  # not bought, or a trial that ended: not in the share
+        tables.append(product)
+    return tables
+
+
+def shared_table(
+    request: Request, services: Services, principal: Principal, table: str
+) -> tuple[Product, Terms]:
+    """The product a table names and the terms it is served under (404 unknown, 403 not
+    entitled or not bought)."""
+    name = table.lower()
+    product = next((p for p in services.catalog.batch_products() if p.id == name), None)
+    if product is None:
+        raise ApiError(404, "table_not_found", f"no table {table!r}", {"table": table})
+    entitled(services, principal, product.id)
+    terms = services.contracts.terms_for(principal, product, "export")
+    request.state.product = product.id
+    request.state.terms = terms
+    return product, terms
+
+
+def resolve_version(
+    services: Services,
+    product: Product,
+    terms: Terms,
+    asked: int | None,
+    at: datetime | None,
+) -> str:
+    """The snapshot version to serve: the one asked for (a table version, or the newest
+    published by a time), else the current one; within what a purchase grants."""
+    status = services.product_status(product.id)
+    if status.status == "halted":
+        raise ApiError(
+            503,
+            "product_halted",
+            f"{product.id} is halted: {status.reason or 'quality gate'}",
+            {"product_id": product.id},
+            headers={"Retry-After": "60"},
+        )
+    lake = services.batch.lake
+    # A degraded product serves the last version that passed its quality gate.
+    degraded = status.status == "degraded" and status.current_version
+    current = status.current_version if degraded else lake.current_version(product.id)
+    if current is None:
+        raise ApiError(
+            503,
+            "not_published",
+            f"{product.id} has no published snapshot yet",
+            {"product_id": product.id},
+            headers={"Retry-After": "300"},
+        )
+    if asked is None and at is None:
+        return purchased_version(lake, terms, product.id, current)
+    served = [
+        v for v in lake.snapshot_versions(product.id) if v <= current and v != status.failed_version
+    ]
+    if asked is not None:
+        version = snapshot_version(asked) if snapshot_version(asked) in served else None
+    else:
+        at = at if at.tzinfo else at.replace(tzinfo=UTC)
+        published = [v for v in served if lake.read_manifest(product.id, v).created_at <= at]
+        version = published[-1] if published else None
+    if version is None:
+        raise ApiError(
+            404,
+            "version_not_found",
+            f"{product.id} has no such published version",
+            {"versions": [int(v[1:]) for v in served]},
+        )
+    if purchased_version(lake, terms, product.id, version) != version:
+        raise ApiError(
+            403,
+            "purchase_required",
+            f"version {int(version[1:])} of {product.id} was published after the purchase's "
+            "updates ended",
+            {"product_id": product.id},
+        )
+    return version
+
+
+def in_view(
+    product: Product, f: SharedFile, regions: list[str] | None, cutoff: date | None
+) -> bool:
+    """Whether a file's rows are all in the tenant's view (regions, trial delay)."""
+    if regions is not None and product.region_column and f.region not in regions:
+        return False
+    return cutoff is None or (f.day is not None and f.day <= cutoff)
+
+
+def tenant_files(
+    services: Services, principal: Principal, product: Product, version: str
+) -> tuple[SharedView, list[SharedFile]]:
+    """The tenant's view of a version and the files in it."""
+    regions = checked_region(services, principal, None)
+    delay = not_after(services, principal)
+    tier = services.catalog.tiers[principal.tier]
+    view = services.sharing.view(product, version, view_name(tier.sample_fraction))
+    cutoff = delay.date() if delay else None
+    return view, [f for f in view.files if in_view(product, f, regions, cutoff)]
+
+
+def file_id(view: SharedView, f: SharedFile) -> str:
+    return stable_id("file", view.product_id, view.version, view.view, f.part)
+
+
+def file_action(
+    services: Services, base_url: str, principal: Principal, view: SharedView, f: SharedFile
+) -> dict:
+    """A file line of a query answer: its signed URL (valid for the settings' TTL)."""
+    ttl = timedelta(seconds=services.settings.sharing_url_ttl_seconds)
+    expires_at = utcnow() + ttl
+    path = f"{view.product_id}/{view.version}/{view.view}/{f.part}"
+    params = download_params(
+        services.settings.secret(), path, principal.tenant_id, expires_at, credential_of(principal)
+    )
+    url = (
+        f"{base_url.rstrip('/')}{FILES_ROUTE}/{quote(principal.tenant_id)}/{path}.parquet"
+        f"?{urlencode(params)}"
+    )
+    return {
+        "file": {
+            "url": url,
+            "id": file_id(view, f),
+            "partitionValues": {},
+            "size": f.bytes,
+            "stats": file_stats(f),
+            "expirationTimestamp": int(params["expires"]) * 1000,
+        }
+    }
