@@ -15,6 +15,7 @@ from datetime import date, datetime
 from typing import Any
 
 from tollgate.catalog import Product
+from tollgate.schema_versions import VersionShape
 from tollgate.sharing import SharedFile
 
 SCHEMA = "batch"
@@ -26,6 +27,7 @@ DELTA_TYPES = {
     "timestamp": "timestamp",
     "date": "date",
 }
+Types = dict[str, str]  # a served column's catalog type, by its served name
 _NAMESPACE = uuid.UUID("6f0c2d1e-5a7b-4c3d-9e8f-0a1b2c3d4e5f")
 
 
@@ -43,29 +45,37 @@ def snapshot_version(table_version: int) -> str:
     return f"v{table_version:06d}"
 
 
-def schema_string(product: Product) -> str:
-    fields = [
-        {
-            "name": c.name,
-            "type": DELTA_TYPES[c.type],
-            "nullable": True,
-            "metadata": {"comment": c.description} if c.description else {},
-        }
-        for c in product.columns
-    ]
+def column_types(product: Product, shape: VersionShape) -> dict[str, str]:
+    """The catalog type of each column a schema version serves, by its served name."""
+    return {c.name: product.column(c.newest).type for c in shape.columns}
+
+
+def schema_string(product: Product, shape: VersionShape) -> str:
+    """The Delta schema of a schema version's columns, in its order and under its names."""
+    fields = []
+    for c in shape.columns:
+        column = product.column(c.newest)
+        fields.append(
+            {
+                "name": c.name,
+                "type": DELTA_TYPES[column.type],
+                "nullable": True,
+                "metadata": {"comment": column.description} if column.description else {},
+            }
+        )
     return json.dumps({"type": "struct", "fields": fields})
 
 
-def metadata_action(product: Product, schema_version: str) -> dict:
+def metadata_action(product: Product, shape: VersionShape) -> dict:
     return {
         "metaData": {
-            "id": stable_id("table", product.id),
+            "id": stable_id("table", product.id, shape.name),
             "name": product.id,
             "description": product.description or product.title,
             "format": {"provider": "parquet"},
-            "schemaString": schema_string(product),
+            "schemaString": schema_string(product, shape),
             "partitionColumns": [],
-            "configuration": {"tollgate.dataSchemaVersion": schema_version},
+            "configuration": {"tollgate.dataSchemaVersion": shape.name},
         }
     }
 
@@ -100,9 +110,8 @@ _COMPARISON = re.compile(
 _NULL_CHECK = re.compile(r"^\s*([A-Za-z_]\w*)\s+IS\s+(NOT\s+)?NULL\s*$", re.IGNORECASE)
 
 
-def _typed(product: Product, column: str, raw: Any) -> Any:
-    """A literal or a stats value as the column's type; ValueError when it is not one."""
-    kind = product.column(column).type
+def _typed(kind: str, raw: Any) -> Any:
+    """A literal or a stats value as a column type; ValueError when it is not one."""
     if kind == "date":
         return raw if isinstance(raw, date) else date.fromisoformat(str(raw)[:10])
     if kind == "timestamp":
@@ -115,14 +124,15 @@ def _typed(product: Product, column: str, raw: Any) -> Any:
     return str(raw)
 
 
-def _may_match(product: Product, f: SharedFile, column: str, op: str, raw: Any) -> bool:
+def _may_match(types: Types, f: SharedFile, column: str, op: str, raw: Any) -> bool:
     """False only when the file's min/max prove no row has `column op value`."""
-    if product.column(column) is None or column not in f.min_values:
+    kind = types.get(column)
+    if kind is None or column not in f.min_values:
         return True
     try:
-        value = _typed(product, column, raw)
-        lo = _typed(product, column, f.min_values[column])
-        hi = _typed(product, column, f.max_values[column])
+        value = _typed(kind, raw)
+        lo = _typed(kind, f.min_values[column])
+        hi = _typed(kind, f.max_values[column])
         checks = {
             "eq": lambda: lo <= value <= hi,
             "ne": lambda: not (lo == hi == value),
@@ -143,7 +153,7 @@ def _null_may_match(f: SharedFile, column: str, is_null: bool) -> bool:
     return nulls > 0 if is_null else nulls < f.rows
 
 
-def _sql_hint_may_match(product: Product, f: SharedFile, hint: str) -> bool:
+def _sql_hint_may_match(types: Types, f: SharedFile, hint: str) -> bool:
     if m := _NULL_CHECK.match(hint):
         return _null_may_match(f, m.group(1), m.group(2) is None)
     m = _COMPARISON.match(hint)
@@ -155,31 +165,31 @@ def _sql_hint_may_match(product: Product, f: SharedFile, hint: str) -> bool:
         column, op, literal = m.group("col2"), _FLIP[_SQL_OPS[m.group("op2")]], m.group("lit2")
     if literal.startswith("'"):
         literal = literal[1:-1].replace("''", "'")
-    return _may_match(product, f, column, op, literal)
+    return _may_match(types, f, column, op, literal)
 
 
-def _json_may_match(product: Product, f: SharedFile, node: Any) -> bool:
+def _json_may_match(types: Types, f: SharedFile, node: Any) -> bool:
     if not isinstance(node, dict):
         return True
     op, children = node.get("op"), node.get("children") or []
     if op == "and":
-        return all(_json_may_match(product, f, c) for c in children)
+        return all(_json_may_match(types, f, c) for c in children)
     if op == "or":
-        return any(_json_may_match(product, f, c) for c in children) if children else True
+        return any(_json_may_match(types, f, c) for c in children) if children else True
     if op == "isNull" and children and children[0].get("op") == "column":
         return _null_may_match(f, str(children[0].get("name")), True)
     if op in _JSON_OPS and len(children) == 2:
         left, right = children
         if left.get("op") == "column" and right.get("op") == "literal":
-            return _may_match(product, f, str(left.get("name")), _JSON_OPS[op], right.get("value"))
+            return _may_match(types, f, str(left.get("name")), _JSON_OPS[op], right.get("value"))
         if left.get("op") == "literal" and right.get("op") == "column":
             flipped = _FLIP[_JSON_OPS[op]]
-            return _may_match(product, f, str(right.get("name")), flipped, left.get("value"))
+            return _may_match(types, f, str(right.get("name")), flipped, left.get("value"))
     return True  # `not` and anything unknown: keep the file
 
 
 def prune(
-    product: Product,
+    types: Types,
     files: list[SharedFile],
     predicate_hints: list[str] | None,
     json_predicate_hints: str | None,
@@ -188,13 +198,13 @@ def prune(
     """The files that may hold rows matching the hints (predicates first, then the limit)."""
     kept = files
     if predicate_hints:
-        kept = [f for f in kept if all(_sql_hint_may_match(product, f, h) for h in predicate_hints)]
+        kept = [f for f in kept if all(_sql_hint_may_match(types, f, h) for h in predicate_hints)]
     if json_predicate_hints:
         try:
             tree = json.loads(json_predicate_hints)
         except ValueError:
             tree = None
-        kept = [f for f in kept if _json_may_match(product, f, tree)]
+        kept = [f for f in kept if _json_may_match(types, f, tree)]
     if limit_hint is not None:
         limited, rows = [], 0
         for f in kept:

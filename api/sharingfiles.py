@@ -8,6 +8,7 @@ region, a day past the delay, or the unsampled rows of a sampled tier is never l
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime, timedelta
 from urllib.parse import quote, urlencode
 
@@ -16,7 +17,7 @@ from fastapi import Request
 from api.auth import Principal
 from api.contracts import purchased_version
 from api.delivery import not_after
-from api.deps import checked_region, entitled
+from api.deps import checked_region, entitled, held_shape, schema_version
 from api.errors import ApiError
 from api.services import Services
 from api.sharing import file_stats, snapshot_version, stable_id
@@ -24,8 +25,10 @@ from tollgate.catalog import Product
 from tollgate.clock import utcnow
 from tollgate.contracts import Terms
 from tollgate.exports import download_params
+from tollgate.schema_versions import VersionShape
 from tollgate.sharing import SharedFile, SharedView, view_name
 
+_VERSIONED = re.compile(r"^([a-z][a-z0-9-]*)_v(\d+)_(\d+)$")
 PROTOCOL_ACTION = {"protocol": {"minReaderVersion": 1}}
 FILES_ROUTE = "/v1/sharing/files"
 
@@ -35,9 +38,18 @@ def credential_of(principal: Principal) -> str:
     return f"key:{principal.key_id}" if principal.key_id else f"client:{principal.client_id}"
 
 
-def shared_tables(services: Services, principal: Principal) -> list[Product]:
-    """The batch products the tenant's tier and contracts let it read now."""
+def table_name(product_id: str, schema_version: str | None = None) -> str:
+    """A product's table: in the version REST serves by default, or (`<product>_v1_2`) in
+    an older declared schema version, while it is not retired."""
+    if schema_version is None:
+        return product_id
+    return f"{product_id}_v{schema_version.replace('.', '_')}"
+
+
+def shared_tables(services: Services, principal: Principal) -> list[str]:
+    """The tables of the batch products the tenant's tier and contracts let it read now."""
     tier = services.catalog.tiers[principal.tier]
+    now = utcnow()
     tables = []
     for product in services.catalog.batch_products():
         if product.id not in tier.products:
@@ -46,24 +58,45 @@ def shared_tables(services: Services, principal: Principal) -> list[Product]:
             services.contracts.terms_for(principal, product, "export")
         except ApiError:
             continue  # not bought, or a trial that ended: not in the share
-        tables.append(product)
+        tables.append(table_name(product.id))
+        current = product.schema_version.version
+        for name, shape in product.shapes().items():
+            if name != current and not shape.retired(now):
+                tables.append(table_name(product.id, name))
     return tables
 
 
 def shared_table(
     request: Request, services: Services, principal: Principal, table: str
-) -> tuple[Product, Terms]:
-    """The product a table names and the terms it is served under (404 unknown, 403 not
-    entitled or not bought)."""
+) -> tuple[Product, Terms, str | None]:
+    """The product a table names, the terms it is served under and the schema version the
+    table asks for (None: the default); 404 unknown, 403 not entitled or not bought, 410
+    a retired schema version."""
     name = table.lower()
-    product = next((p for p in services.catalog.batch_products() if p.id == name), None)
-    if product is None:
+    versioned = _VERSIONED.match(name)
+    product_id, asked = (name, None)
+    if versioned:
+        product_id, asked = versioned[1], f"{versioned[2]}.{versioned[3]}"
+    product = next((p for p in services.catalog.batch_products() if p.id == product_id), None)
+    declared = product is not None and (asked is None or asked in product.shapes())
+    if product is None or not declared or asked == product.schema_version.version:
         raise ApiError(404, "table_not_found", f"no table {table!r}", {"table": table})
     entitled(services, principal, product.id)
     terms = services.contracts.terms_for(principal, product, "export")
+    schema_version(product, asked)  # 410 for a retired version
     request.state.product = product.id
     request.state.terms = terms
-    return product, terms
+    return product, terms, asked
+
+
+def served_shape(
+    services: Services, product: Product, version: str, asked: str | None
+) -> VersionShape:
+    """The columns a table serves from a snapshot version, as REST would: the version asked
+    for (409 if the snapshot lacks its columns), by default the current one, or the one the
+    snapshot was written in when it lacks the current one's."""
+    held = services.batch.lake.read_manifest(product.id, version).schema_version
+    return held_shape(product, schema_version(product, asked), asked is not None, held)
 
 
 def resolve_version(
@@ -86,8 +119,7 @@ def resolve_version(
         )
     lake = services.batch.lake
     # A degraded product serves the last version that passed its quality gate.
-    degraded = status.status == "degraded" and status.current_version
-    current = status.current_version if degraded else lake.current_version(product.id)
+    current = services.served_version(product.id)
     if current is None:
         raise ApiError(
             503,
@@ -135,13 +167,14 @@ def in_view(
 
 
 def tenant_files(
-    services: Services, principal: Principal, product: Product, version: str
+    services: Services, principal: Principal, product: Product, version: str, shape: VersionShape
 ) -> tuple[SharedView, list[SharedFile]]:
-    """The tenant's view of a version and the files in it."""
+    """The tenant's view of a version in a schema version, and the files in it."""
     regions = checked_region(services, principal, None)
     delay = not_after(services, principal)
     tier = services.catalog.tiers[principal.tier]
-    view = services.sharing.view(product, version, view_name(tier.sample_fraction))
+    name = view_name(tier.sample_fraction, shape.name)
+    view = services.sharing.view(product, version, name, shape)
     cutoff = delay.date() if delay else None
     return view, [f for f in view.files if in_view(product, f, regions, cutoff)]
 

@@ -23,6 +23,7 @@ from api.deps import PrincipalDep, ServicesDep
 from api.errors import ApiError, error_responses
 from api.sharing import (
     SCHEMA,
+    column_types,
     metadata_action,
     prune,
     stable_id,
@@ -33,6 +34,7 @@ from api.sharingfiles import (
     credential_of,
     file_action,
     resolve_version,
+    served_shape,
     shared_table,
     shared_tables,
     tenant_files,
@@ -99,13 +101,13 @@ def _share_item(tenant_id: str) -> dict:
     return {"name": tenant_id, "id": stable_id("share", tenant_id)}
 
 
-def _table_item(tenant_id: str, product_id: str) -> dict:
+def _table_item(tenant_id: str, table: str) -> dict:
     return {
-        "name": product_id,
+        "name": table,
         "schema": SCHEMA,
         "share": tenant_id,
         "shareId": stable_id("share", tenant_id),
-        "id": stable_id("table", product_id),
+        "id": stable_id("table", table),
     }
 
 
@@ -161,7 +163,7 @@ def list_tables(
     pageToken: PageToken = None,
 ) -> dict:
     name = _own_schema(principal, share, schema)
-    items = [_table_item(name, p.id) for p in shared_tables(services, principal)]
+    items = [_table_item(name, t) for t in shared_tables(services, principal)]
     return _page(items, maxResults, pageToken)
 
 
@@ -174,7 +176,7 @@ def list_all_tables(
     pageToken: PageToken = None,
 ) -> dict:
     name = _own_share(principal, share)
-    items = [_table_item(name, p.id) for p in shared_tables(services, principal)]
+    items = [_table_item(name, t) for t in shared_tables(services, principal)]
     return _page(items, maxResults, pageToken)
 
 
@@ -190,7 +192,7 @@ def table_version_route(
     table: str,
 ) -> Response:  # fmt: skip
     _own_schema(principal, share, schema)
-    product, terms = shared_table(request, services, principal, table)
+    product, terms, _ = shared_table(request, services, principal, table)
     version = resolve_version(services, product, terms, None, None)
     return Response(headers={VERSION_HEADER: str(table_version(version))})
 
@@ -201,11 +203,10 @@ def table_metadata(
     table: str,
 ) -> Response:  # fmt: skip
     _own_schema(principal, share, schema)
-    product, terms = shared_table(request, services, principal, table)
+    product, terms, asked = shared_table(request, services, principal, table)
     version = resolve_version(services, product, terms, None, None)
-    manifest = services.batch.lake.read_manifest(product.id, version)
-    lines = [PROTOCOL_ACTION, metadata_action(product, manifest.schema_version)]
-    return _ndjson(lines, version)
+    shape = served_shape(services, product, version, asked)
+    return _ndjson([PROTOCOL_ACTION, metadata_action(product, shape)], version)
 
 
 @router.post(
@@ -225,14 +226,15 @@ def query_table(
             "unsupported_query",
             "change data feed and streaming reads are not offered; query a version",
         )
-    product, terms = shared_table(request, services, principal, table)
+    product, terms, asked = shared_table(request, services, principal, table)
     version = resolve_version(services, product, terms, q.version, q.timestamp)
-    manifest = services.batch.lake.read_manifest(product.id, version)
-    view, files = tenant_files(services, principal, product, version)
-    files = prune(product, files, q.predicateHints, q.jsonPredicateHints, q.limitHint)
+    shape = served_shape(services, product, version, asked)
+    view, files = tenant_files(services, principal, product, version, shape)
+    types = column_types(product, shape)
+    files = prune(types, files, q.predicateHints, q.jsonPredicateHints, q.limitHint)
     credential = credential_of(principal)
     base = services.settings.public_url or str(request.base_url)
-    lines = [PROTOCOL_ACTION, metadata_action(product, manifest.schema_version)]
+    lines = [PROTOCOL_ACTION, metadata_action(product, shape)]
     lines += [file_action(services, base, principal, view, f) for f in files]
     audit.record_now(
         services.settings.metadata_db_url,

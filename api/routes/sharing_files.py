@@ -5,7 +5,8 @@ the tenant, its expiry and the credential it was issued to; a changed or expired
 refused, and so is one whose credential or tenant is no longer in good standing, or whose
 region the tenant may no longer receive. A download is metered like an export, per record
 under the export price, with one ledger id per tenant and file: re-downloading a file, or
-reading it in ranges, bills its rows once.
+reading it in ranges, bills its rows once. Its ledger record carries the delivery trail:
+schema version, snapshot version, the snapshot's freshness and the product's status.
 """
 
 from __future__ import annotations
@@ -22,7 +23,10 @@ from api.errors import ApiError, error_response, error_responses
 from api.metering import Delivery
 from api.sharingfiles import FILES_ROUTE, file_id
 from tollgate import audit
+from tollgate.clock import utcnow
 from tollgate.exports import SignatureError, verify_download
+from tollgate.sharing.files import parse_view
+from tollgate.usage import trail_at
 from tollgate.usage_journal import JournalError
 
 router = APIRouter(prefix=FILES_ROUTE, tags=["sharing"])
@@ -98,8 +102,11 @@ def download_shared_file(
     request.state.tenant_id = tenant_id
     product = entitled(services, principal, product_id)
     terms = services.contracts.terms_for(principal, product, "export")
-    shared = services.sharing.view(product, version, view)
-    f = shared.file(part)
+    try:
+        shared = services.sharing.view(product, version, view)
+    except FileNotFoundError:
+        shared = None
+    f = shared.file(part) if shared is not None else None
     if f is None:
         raise ApiError(404, "file_not_found", f"no file {path!r}")
     regions = checked_region(services, principal, None)
@@ -110,6 +117,13 @@ def download_shared_file(
     local = services.sharing.path(product_id, version, view, part)
     if request.method == "HEAD":
         return FileResponse(local, media_type=PARQUET)
+    trail = trail_at(
+        utcnow(),
+        parse_view(view)[1],
+        services.snapshot_watermark(product.id, version),
+        services.status(product, version).status,
+        version,
+    )
     receipt = metering.record_delivery(
         Delivery(
             tenant_id=tenant_id,
@@ -121,6 +135,7 @@ def download_shared_file(
             fixed_id=f"sharing:{tenant_id}:{file_id(shared, f)}",
             channel="export",
             terms=terms,
+            trail=trail,
         )
     )
     return MeteredFileResponse(local, receipt, media_type=PARQUET, filename=f"{part}.parquet")

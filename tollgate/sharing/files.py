@@ -1,5 +1,6 @@
 """A snapshot version's files as Delta Sharing serves them: one Parquet file per region and
-day, for each tier view (`full`, or `sample-<buckets>` for a sampled tier).
+day, for each tier view (`full`, or `sample-<buckets>` for a sampled tier) in each schema
+version served (`full_v1.3`: that version's columns, under its names).
 
 A tenant's view is then a choice of files: its regions are the files of those regions, a
 trial's delay the days up to its cut-off, a sampled tier the sampled files. Nothing is left
@@ -28,6 +29,7 @@ from pydantic import BaseModel, ConfigDict
 
 from tollgate.catalog import Product, sample_buckets, sample_condition
 from tollgate.lake import SNAPSHOT_DATA_FILE, Lake
+from tollgate.schema_versions import VersionShape
 
 INDEX_FILE = "index.json"
 FULL_VIEW = "full"
@@ -70,19 +72,25 @@ class SharedView(BaseModel):
         return next((f for f in self.files if f.part == part), None)
 
 
-def view_name(sample_fraction: float) -> str:
-    """The view a tier reads: the full snapshot, or its sample (named by its buckets)."""
-    return FULL_VIEW if sample_fraction >= 1.0 else f"sample-{sample_buckets(sample_fraction)}"
+def view_name(sample_fraction: float, schema_version: str) -> str:
+    """The view a tier reads in a schema version: the full snapshot, or its sample (named by
+    its buckets)."""
+    rows = FULL_VIEW if sample_fraction >= 1.0 else f"sample-{sample_buckets(sample_fraction)}"
+    return f"{rows}_v{schema_version}"
 
 
-def sample_of(view: str) -> int | None:
-    """The sample buckets a view name stands for (None: the full view); ValueError if bad."""
-    if view == FULL_VIEW:
-        return None
-    prefix, _, buckets = view.partition("-")
+def parse_view(view: str) -> tuple[int | None, str]:
+    """(sample buckets or None for the full view, schema version) of a view name;
+    ValueError if it names none."""
+    rows, sep, schema_version = view.partition("_v")
+    if not sep or not schema_version:
+        raise ValueError(f"no view {view!r}")
+    if rows == FULL_VIEW:
+        return None, schema_version
+    prefix, _, buckets = rows.partition("-")
     if prefix != "sample" or not buckets.isdigit():
         raise ValueError(f"no view {view!r}")
-    return int(buckets)
+    return int(buckets), schema_version
 
 
 class SharedSnapshots:
@@ -94,7 +102,11 @@ class SharedSnapshots:
         self._lock = threading.Lock()
         self._writing: dict[tuple[str, str, str], threading.Lock] = {}
 
-    def view(self, product: Product, version: str, view: str) -> SharedView:
+    def view(
+        self, product: Product, version: str, view: str, shape: VersionShape | None = None
+    ) -> SharedView:
+        """A view's files, written first (in `shape`) if they are not yet; without a shape,
+        FileNotFoundError for a view not written."""
         key = (product.id, version, view)
         cached = self._views.get(key)
         if cached is not None:
@@ -104,7 +116,9 @@ class SharedSnapshots:
         with writing:  # one writer per view in this process; others wait and read it
             index = self.lake.sharing_dir(product.id, version, view) / INDEX_FILE
             if not index.exists():
-                write_view(self.lake, product, version, view)
+                if shape is None:
+                    raise FileNotFoundError(index)
+                write_view(self.lake, product, shape, version, view)
             shared = SharedView.model_validate_json(index.read_text())
         self._views[key] = shared
         return shared
@@ -113,7 +127,7 @@ class SharedSnapshots:
         return self.lake.sharing_dir(product_id, version, view) / f"{part}.parquet"
 
 
-def write_view(lake: Lake, product: Product, version: str, view: str) -> None:
+def write_view(lake: Lake, product: Product, shape: VersionShape, version: str, view: str) -> None:
     """Write a view's files and index aside, then rename the directory into place (another
     process that won the race keeps its copy: both hold the same rows)."""
     source = lake.snapshot_dir(product.id, version) / SNAPSHOT_DATA_FILE
@@ -123,7 +137,7 @@ def write_view(lake: Lake, product: Product, version: str, view: str) -> None:
     staging = final.with_name(f".{view}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
     staging.mkdir(parents=True)
     try:
-        files = _write_files(product, source, sample_of(view), staging)
+        files = _write_files(product, shape, source, parse_view(view)[0], staging)
         shared = SharedView(product_id=product.id, version=version, view=view, files=files)
         (staging / INDEX_FILE).write_text(shared.model_dump_json())
         for path in staging.iterdir():
@@ -140,12 +154,14 @@ def write_view(lake: Lake, product: Product, version: str, view: str) -> None:
 
 
 def _write_files(
-    product: Product, source: Path, buckets: int | None, target: Path
+    product: Product, shape: VersionShape, source: Path, buckets: int | None, target: Path
 ) -> list[SharedFile]:
-    names = [f'"{c.name}"' for c in product.columns]  # catalog identifiers, checked at load
+    # The shape's columns, read under the snapshot's names and served under its own, typed
+    # as the catalog types them; identifiers come from the catalog, checked at load.
+    names = [f'"{c.name}"' for c in shape.columns]
     typed = ", ".join(
-        f"cast({n} as {DUCKDB_TYPES[c.type]}) as {n}"
-        for n, c in zip(names, product.columns, strict=True)
+        f'cast("{c.stored}" as {DUCKDB_TYPES[product.column(c.newest).type]}) as "{c.name}"'
+        for c in shape.columns
     )
     region = f'"{product.region_column}"' if product.region_column else "null::varchar"
     where, params = "true", {"path": str(source)}
@@ -155,7 +171,8 @@ def _write_files(
         params["sample"] = buckets
     day = f'cast("{product.time_column}" as date)'
     rows = (
-        f"select {typed}, {region} as __region, {day} as __day "  # noqa: S608
+        f"select {typed}, {region} as __region, {day} as __day, "  # noqa: S608
+        f'"{product.key_column}" as __key '
         f"from (select * from read_parquet($path) where {where})"
     )
     stats = ", ".join(f"min({n}), max({n}), count(*) - count({n})" for n in names)
@@ -173,7 +190,7 @@ def _write_files(
             table = db.sql(
                 f"select {', '.join(names)} from ({rows}) "  # noqa: S608
                 "where __region is not distinct from $region and __day is not distinct from $day "
-                f'order by "{product.key_column}"',
+                "order by __key",
                 params={**params, "region": g_region, "day": g_day},
             ).to_arrow_table()
             path = target / f"{part}.parquet"
@@ -185,9 +202,9 @@ def _write_files(
                     day=g_day,
                     rows=count,
                     bytes=path.stat().st_size,
-                    min_values=_named(product, values[0::3]),
-                    max_values=_named(product, values[1::3]),
-                    null_count=dict(zip(product.column_names, values[2::3], strict=True)),
+                    min_values=_named(shape, values[0::3]),
+                    max_values=_named(shape, values[1::3]),
+                    null_count=dict(zip(shape.names, values[2::3], strict=True)),
                 )
             )
         return files
@@ -195,10 +212,10 @@ def _write_files(
         db.close()
 
 
-def _named(product: Product, values: list[Any]) -> dict[str, Any]:
+def _named(shape: VersionShape, values: list[Any]) -> dict[str, Any]:
     """Per-column stats in JSON form (Delta's per-file statistics), nulls left out."""
     out = {}
-    for column, value in zip(product.columns, values, strict=True):
+    for name, value in zip(shape.names, values, strict=True):
         if value is not None:
-            out[column.name] = value.isoformat() if hasattr(value, "isoformat") else value
+            out[name] = value.isoformat() if hasattr(value, "isoformat") else value
     return out

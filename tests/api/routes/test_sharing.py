@@ -21,6 +21,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
+import yaml
 from apiworld import World, auth, behavior_row, free_port, start_api, wait_ready
 from sqlalchemy import func, select
 from typer.testing import CliRunner
@@ -71,10 +72,27 @@ def client_env() -> list[str]:
 def shared(tmp_path_factory):
     """One API process over two published versions of customer-behavior-daily: four regions
     over three past days, plus rows dated tomorrow (a trial's delay hides them)."""
+    folder = tmp_path_factory.mktemp("sharing")
+    # The catalog, with an older schema version of the product still served (0.9, which
+    # names spend_cents `spend`).
+    catalog = yaml.safe_load((ROOT / "catalog.yaml").read_text())
+    product = next(p for p in catalog["products"] if p["id"] == PRODUCT)
+    product["schema_versions"] = [
+        {
+            "version": "0.9",
+            "backward_compatible_until": "2099-12-31",
+            "columns": ["customer_day_id", "customer_id", "activity_date", "region", "spend"],
+        },
+        {
+            "version": "1.0",
+            "announced": "2026-10-01",
+            "backward_compatible_until": "2099-12-31",
+            "renames": {"spend": "spend_cents"},
+        },
+    ]
+    (folder / "catalog.yaml").write_text(yaml.safe_dump(catalog, sort_keys=False))
     settings = Settings(
-        data_dir=tmp_path_factory.mktemp("sharing") / "data",
-        catalog_path=ROOT / "catalog.yaml",
-        _env_file=None,
+        data_dir=folder / "data", catalog_path=folder / "catalog.yaml", _env_file=None
     )
     upgrade(settings.metadata_db_url)
     world = World(settings)
@@ -144,6 +162,8 @@ def answers(client_env, buyers) -> dict:
         {"name": "v9", "profile": b["premium"].profile, "table": b["premium"].table,
          "options": {"version": 9}},
         {"name": "intruder", "profile": b["intruder"].profile, "table": b["premium"].table},
+        {"name": "v0.9", "profile": b["restricted"].profile,
+         "table": f"{b['restricted'].table}_v0_9"},
         {"name": "billed-first", "profile": b["billed"].profile, "table": b["billed"].table},
         {"name": "billed-again", "profile": b["billed"].profile, "table": b["billed"].table},
     ]  # fmt: skip
@@ -154,11 +174,14 @@ def answers(client_env, buyers) -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def _rest_rows(base: str, key: str) -> list[dict]:
+def _rest_rows(base: str, key: str, schema_version: str | None = None) -> list[dict]:
     rows, cursor = [], None
+    headers = auth(key)
+    if schema_version is not None:
+        headers["X-Data-Schema-Version"] = schema_version
     while True:
         params = {"limit": 1000, **({"cursor": cursor} if cursor else {})}
-        page = httpx.get(f"{base}/v1/batch/{PRODUCT}", params=params, headers=auth(key))
+        page = httpx.get(f"{base}/v1/batch/{PRODUCT}", params=params, headers=headers)
         assert page.status_code == 200, page.text
         rows += page.json()["data"]
         cursor = page.json()["next_cursor"]
@@ -184,9 +207,13 @@ def test_tables_listed_per_tier(shared, buyers, answers):
     assert answers["restricted-list"]["shares"] == [restricted.tenant]
     assert answers["restricted-list"]["tables"] == [
         f"{restricted.tenant}.batch.customer-behavior-daily",
+        f"{restricted.tenant}.batch.customer-behavior-daily_v0_9",
         f"{restricted.tenant}.batch.transaction-insights-history",
     ]
-    assert answers["trial-list"]["tables"] == [f"{trial.tenant}.batch.customer-behavior-daily"]
+    assert answers["trial-list"]["tables"] == [
+        f"{trial.tenant}.batch.customer-behavior-daily",
+        f"{trial.tenant}.batch.customer-behavior-daily_v0_9",
+    ]
     # market-trends is sold once: not in the share until the tenant bought it.
     buyer = Buyer(*world.tenant("premium"), profile="")
     assert "market-trends" not in _all_tables(base, buyer)
@@ -212,6 +239,15 @@ def test_trial_tenant_reads_its_delayed_sample(shared, buyers, answers):
     tomorrow = (utcnow() + timedelta(days=1)).date().isoformat()
     assert 0 < len(shared_rows) < len(rows) / 4  # a 10% sample
     assert all(r["activity_date"] < tomorrow for r in shared_rows)
+
+
+def test_an_older_schema_version_is_read_as_rest_serves_it(shared, buyers, answers):
+    _, base, _ = shared
+    got = answers["v0.9"]
+    assert got["columns"] == ["customer_day_id", "customer_id", "activity_date", "region", "spend"]
+    rest = _rest_rows(base, buyers["restricted"].key, schema_version="0.9")
+    assert _by_key(got["rows"]) == _by_key(rest)
+    assert len(rest) > 0
 
 
 def test_a_version_is_read_as_published(shared, buyers, answers):
@@ -340,6 +376,18 @@ def test_rows_are_billed_once_per_record(shared, buyers, answers):
     eu_rows = sum(r["region"] == "EU" for r in rows)
     assert (files, units) == (4, eu_rows)
     assert micros == eu_rows * 100_000  # $0.10 a record, the export price
+    ledger = UsageRecord.__table__
+    with world.meta.connect() as conn:
+        trails = conn.execute(
+            select(
+                ledger.c.channel,
+                ledger.c.schema_version,
+                ledger.c.snapshot_version,
+                ledger.c.freshness_seconds,
+            ).where(ledger.c.tenant_id == billed.tenant, ledger.c.route == "/v1/sharing/files")
+        ).all()
+    assert {t[:3] for t in trails} == {("export", "1.0", "v000002")}
+    assert all(t.freshness_seconds is not None for t in trails)
 
 
 def test_cli_profile_opens_the_share(shared, tmp_path):
