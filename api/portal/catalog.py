@@ -48,6 +48,10 @@ def catalog(request: Request, viewer: ViewerDep, services: ServicesDep) -> Respo
         tier=cat.tiers[viewer.principal.tier],
         tier_name=viewer.principal.tier,
         products=listed.products,
+        statuses={
+            p.id: products.get_product(p.id, viewer.principal, services).status
+            for p in listed.products
+        },
         upgrades=upgrades,
     )
 
