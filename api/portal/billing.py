@@ -90,8 +90,9 @@ async def invoice_csv(month: Month, viewer: ViewerDep, services: ServicesDep) ->
         writer.writerow([invoice.id, invoice.month, line.line_no, line.product_id,
                          line.channel or "", line.price_basis or "", line.description,
                          line.quantity, line.unit_price_usd, line.amount_cents])  # fmt: skip
-    writer.writerow([invoice.id, invoice.month, "", "", "", "", "total", "", "",
-                     invoice.total_cents])  # fmt: skip
+    for label, cents in (("charges", invoice.charges_cents), ("credits", -invoice.credits_cents),
+                         ("total", invoice.total_cents)):  # fmt: skip
+        writer.writerow([invoice.id, invoice.month, "", "", "", "", label, "", "", cents])
     return Response(
         out.getvalue(),
         media_type="text/csv",

@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 from urllib.parse import quote
 
@@ -41,7 +42,14 @@ def _usd(cents: int) -> str:
     return f"${cents / 100:,.2f}"
 
 
-templates.env.filters.update(duration=_duration, when=_when, usd=_usd)
+def _price(usd: Decimal) -> str:
+    """A unit price with the digits it has (at least cents): $0.10, $0.0005, -$5.00."""
+    text = f"{abs(usd):.6f}".rstrip("0")
+    whole, _, frac = text.partition(".")
+    return f"{'-' if usd < 0 else ''}${whole}.{frac.ljust(2, '0')}"
+
+
+templates.env.filters.update(duration=_duration, when=_when, usd=_usd, price=_price)
 # Pages load only what the portal serves; no inline scripts, no framing, forms post home.
 POLICY = (
     "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "

@@ -58,7 +58,8 @@ class Visit:
 
     def page(self, name: str) -> None:
         """Screenshot the page, and check it: labelled fields, nothing from elsewhere."""
-        self.browser.set_window_size(1280, 1000)
+        height = self.browser.execute_script("return document.documentElement.scrollHeight")
+        self.browser.set_window_size(1280, max(800, min(height + 20, 4000)))
         self.browser.save_screenshot(str(self.shots / f"{name}.png"))
         unlabelled = self.browser.execute_script(
             "return [...document.querySelectorAll('input:not([type=hidden]), select, textarea')]"
