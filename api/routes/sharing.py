@@ -114,6 +114,7 @@ def _table_item(tenant_id: str, table: str) -> dict:
 @router.get(
     "/profile",
     response_model=SharingProfile,
+    response_model_exclude_none=True,
     responses=error_responses(401, 429),
     summary="A Delta Sharing profile file for the credential this request carries",
 )
