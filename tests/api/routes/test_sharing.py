@@ -16,7 +16,7 @@ import sys
 import threading
 import time
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
@@ -422,3 +422,22 @@ def test_cli_profile_opens_the_share(shared, tmp_path):
     assert oct(os.stat(out).st_mode & 0o777) == "0o600"
     shares = httpx.get(f"{profile['endpoint']}/shares", headers=auth(profile["bearerToken"]))
     assert shares.json()["items"][0]["name"] == tenant
+
+
+def test_profile_for_an_oauth_token_ends_with_the_token(shared, buyers):
+    world, base, _ = shared
+    assert "expirationTime" not in json.loads(Path(buyers["restricted"].profile).read_text())
+    tenant, _ = world.tenant("standard")
+    client_id, secret = world.oauth_client(tenant)
+    token = httpx.post(
+        f"{base}/v1/oauth/token",
+        data={"grant_type": "client_credentials"},
+        auth=(client_id, secret),
+    ).json()["access_token"]
+    profile = httpx.get(f"{base}/v1/sharing/profile", headers=auth(token)).json()
+    assert profile["bearerToken"] == token
+    expires = datetime.fromisoformat(profile["expirationTime"].replace("Z", "+00:00"))
+    ttl = world.settings.jwt_ttl_seconds
+    assert utcnow() < expires <= utcnow() + timedelta(seconds=ttl)
+    shares = httpx.get(f"{profile['endpoint']}/shares", headers=auth(token)).json()
+    assert [s["name"] for s in shares["items"]] == [tenant]
