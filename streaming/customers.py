@@ -25,6 +25,8 @@ from streaming.products.risk import (
     RiskProfile,
     note_browsing,
     note_spend,
+    profile_from_state,
+    profile_state,
     risk_row,
     score_transaction,
 )
@@ -66,6 +68,31 @@ class ShardState:
     next_boundary: int | None = None  # first journey window end not yet published
     active: dict = field(default_factory=dict)  # pane -> customers with events in it
     expiry: dict = field(default_factory=dict)  # window end -> customers to check for idleness
+
+    # Snapshots hold customers as plain tuples: pickling thousands of small state objects
+    # one by one was the largest single cost of the step, at every epoch.
+    def __getstate__(self) -> tuple:
+        customers = {
+            customer_id: (profile_state(c.profile), jr.journey_state(c.journey))
+            for customer_id, c in self.customers.items()
+        }
+        return (
+            self.seen,
+            customers,
+            self.partitions,
+            self.watermark,
+            self.next_boundary,
+            self.active,
+            self.expiry,
+        )
+
+    def __setstate__(self, state: tuple) -> None:
+        self.seen, customers, self.partitions, self.watermark = state[:4]
+        self.next_boundary, self.active, self.expiry = state[4:]
+        self.customers = {
+            customer_id: Customer(profile_from_state(profile), jr.journey_from_state(journey))
+            for customer_id, (profile, journey) in customers.items()
+        }
 
 
 class CustomerShard(StatefulBatchLogic):

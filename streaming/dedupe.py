@@ -70,6 +70,17 @@ class SeenIds:
         order = np.argsort(merged, kind="stable")
         self.sealed, self.sealed_bucket = merged[order], merged_buckets[order]
 
+    def __getstate__(self) -> tuple:
+        # Unsealed hours as arrays, not one int object each: a snapshot costs a copy per
+        # hour. The `recent` set is exactly their union, so it is rebuilt on restore.
+        by_bucket = {b: np.array(hs, np.uint64) for b, hs in self.recent_by_bucket.items()}
+        return (self.horizon_s, by_bucket, self.sealed, self.sealed_bucket, self.sealed_before)
+
+    def __setstate__(self, state: tuple) -> None:
+        self.horizon_s, by_bucket, self.sealed, self.sealed_bucket, self.sealed_before = state
+        self.recent_by_bucket = {b: hs.tolist() for b, hs in by_bucket.items()}
+        self.recent = set().union(*self.recent_by_bucket.values())
+
     def nbytes(self) -> int:
         """Memory held: the sealed arrays, and the unsealed set with its int objects."""
         import sys

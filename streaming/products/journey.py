@@ -41,6 +41,20 @@ class Journey:
         return max(self.panes) if self.panes else None
 
 
+def journey_state(j: Journey) -> tuple:
+    """`j` as plain values, for a snapshot (`journey_from_state` restores it exactly)."""
+    panes = [
+        (i, p.events, p.spend_cents, p.carts, p.transitions, p.last_action, p.last_at)
+        for i, p in j.panes.items()
+    ]
+    return (j.region, j.last_action, panes)
+
+
+def journey_from_state(state: tuple) -> Journey:
+    region, last_action, panes = state
+    return Journey(region, {p[0]: Pane(*p[1:]) for p in panes}, last_action)
+
+
 def pane_of(at: float) -> int:
     return int(at // PANE_S)
 

@@ -46,6 +46,16 @@ class RiskProfile:
         return math.sqrt(self.m2_log_amount / (self.count - 1)) if self.count > 1 else 0.0
 
 
+def profile_state(p: RiskProfile) -> tuple:
+    """`p` as plain values, for a snapshot (`profile_from_state` restores it exactly)."""
+    return (p.count, p.mean_log_amount, p.m2_log_amount, tuple(p.recent_at), p.devices, p.sessions)
+
+
+def profile_from_state(state: tuple) -> RiskProfile:
+    count, mean, m2, recent_at, devices, sessions = state
+    return RiskProfile(count, mean, m2, deque(recent_at), devices, sessions)
+
+
 @dataclass(frozen=True, slots=True)
 class RiskScore:
     fraud_score: float
