@@ -10,7 +10,7 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import Any
 
 from fastapi import Request, Response
@@ -26,6 +26,7 @@ from tollgate.catalog import Product
 from tollgate.clock import utcnow
 from tollgate.schema_versions import VersionShape
 from tollgate.status import ProductStatus, QualityVerdict, decide
+from tollgate.tenant_view import TenantView
 from tollgate.usage import Trail, trail_at
 
 
@@ -52,12 +53,6 @@ class DeliveryContext:
     idempotency_key: str | None
 
 
-def not_after(services: Services, principal: Principal) -> datetime | None:
-    """Trial tiers see data `delay_seconds` late."""
-    delay = services.catalog.tiers[principal.tier].delay_seconds
-    return utcnow() - timedelta(seconds=delay) if delay else None
-
-
 def refuse_halted(product_id: str, quality: QualityVerdict) -> None:
     """503 `product_halted` when the quality gate stopped the product's delivery."""
     if quality.status == "halted":
@@ -80,9 +75,7 @@ def _iso(value: Any) -> str | None:
     return value.isoformat() if isinstance(value, datetime | date) else value
 
 
-def _body(
-    ctx: DeliveryContext, answer: Answer, status: QualityVerdict, regions: list[str] | None
-) -> dict:
+def _body(ctx: DeliveryContext, answer: Answer, status: QualityVerdict, view: TenantView) -> dict:
     body = {
         "api_version": ctx.services.catalog.api_version,
         "product_id": ctx.product.id,
@@ -93,7 +86,7 @@ def _body(
             "watermark_at": _iso(answer.watermark_at),
             "freshness_sla_seconds": ctx.product.freshness_sla_seconds,
             "coverage": {
-                "regions": regions if regions is not None else list(ctx.services.catalog.regions),
+                "regions": list(view.coverage),
                 "time_from": _iso(answer.time_from),
                 "time_to": _iso(answer.time_to),
             },
@@ -104,6 +97,7 @@ def _body(
                 "failed_version": status.failed_version,
             },
             "cache": "miss",
+            **view.metadata(),
         },
         "data": answer.data,
     }
@@ -116,7 +110,7 @@ def deliver(
     ctx: DeliveryContext,
     route: str,
     query: dict[str, Any],
-    regions: list[str] | None,
+    view: TenantView,
     compute: Callable[[QualityVerdict], Answer],
 ) -> Response:
     """The answer, metered: it leaves once its ledger record is durable. With an
@@ -129,7 +123,7 @@ def deliver(
         if claim.stored is not None:
             return claim.replay()
     try:
-        return _deliver(ctx, route, query, regions, compute, claim)
+        return _deliver(ctx, route, query, view, compute, claim)
     except BaseException:
         if claim is not None:
             claim.release()
@@ -140,7 +134,7 @@ def _deliver(
     ctx: DeliveryContext,
     route: str,
     query: dict[str, Any],
-    regions: list[str] | None,
+    view: TenantView,
     compute: Callable[[QualityVerdict], Answer],
     claim: Claim | None,
 ) -> Response:
@@ -151,7 +145,7 @@ def _deliver(
     ttl = tier.cache_ttl_seconds
     cached, key = None, ""
     if ttl:
-        scope = frozenset(regions) if regions is not None else None
+        scope = frozenset(view.regions) if view.regions is not None else None
         query = {**query, "schema": ctx.schema.name, "status": status.status}
         key = cache_key(principal.tier, scope, ctx.product.id, route, query)
         cached = services.cache.get(key)
@@ -162,7 +156,7 @@ def _deliver(
     if body is not None:
         body["metadata"]["cache"] = "hit"
     else:
-        body = _body(ctx, _computed(ctx, route, compute, status), status, regions)
+        body = _body(ctx, _computed(ctx, route, compute, status), status, view)
         keep = cache_seconds(ttl, _state_now(ctx, body, status))
         if keep:
             services.cache.set(key, json.dumps(body, default=str).encode(), keep)
@@ -179,7 +173,7 @@ def _deliver(
         body["metadata"]["quality"]["served_version"],
     )
     payload = json.dumps(body, default=str, separators=(",", ":")).encode()
-    headers = _contract_headers(ctx, body, state)
+    headers = {**_contract_headers(ctx, body, state), **view.headers()}
     data = body["data"]
     delivery = Delivery(
         tenant_id=principal.tenant_id,

@@ -21,6 +21,7 @@ from tollgate.contracts import Terms
 from tollgate.keys import parse_api_key
 from tollgate.prices import Channel
 from tollgate.schema_versions import NotHeld, VersionShape
+from tollgate.tenant_view import TenantView, ViewRefused, check_regions, tenant_view
 
 _bearer = HTTPBearer(
     auto_error=False,
@@ -271,28 +272,31 @@ IdempotencyKeyHeader = Annotated[
 ]
 
 
-def checked_region(
-    services: Services, principal: Principal, region: str | None
-) -> list[str] | None:
-    """Regions whose rows the caller may receive for this request (None: all)."""
-    allowed = principal.allowed_regions
-    if region is not None:
-        if region not in services.catalog.regions:
-            raise ApiError(
-                400,
-                "unknown_region",
-                f"no region {region!r}",
-                {"regions": services.catalog.regions},
-            )
-        if allowed is not None and region not in allowed:
-            raise ApiError(
-                403,
-                "region_not_allowed",
-                f"this tenant may not receive data from {region}",
-                {"region": region, "allowed_regions": sorted(allowed)},
-            )
-        return [region]
-    return sorted(allowed) if allowed is not None else None
+def view_of(
+    services: Services,
+    principal: Principal,
+    product: Product,
+    region: str | None,
+    schema: str,
+) -> TenantView:
+    """What the caller may see of `product` (regions, delay, sample, schema version), or the
+    4xx every channel gives for the same ask."""
+    try:
+        return tenant_view(
+            services.catalog, product, principal.tier, principal.allowed_regions, region, schema
+        )
+    except ViewRefused as exc:
+        raise ApiError(exc.status, exc.code, str(exc), exc.details) from None
+
+
+def check_region_filter(
+    services: Services, principal: Principal, product: Product, values: list
+) -> None:
+    """A filter on the region column asks for those regions: refused as `region=` would be."""
+    try:
+        check_regions(services.catalog, product, principal.allowed_regions, values)
+    except ViewRefused as exc:
+        raise ApiError(exc.status, exc.code, str(exc), exc.details) from None
 
 
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")

@@ -33,6 +33,9 @@ class ExportData(BaseModel):
     freshness_sla_seconds: int
     status: Literal["healthy", "stale", "degraded", "halted"]
     status_reason: str | None = None
+    regions: list[str] = Field(description="Regions whose rows the file may hold")
+    delay_seconds: int = Field(description="The tier's delay: rows up to this long ago only")
+    sample_fraction: float = Field(description="The tier's share of rows (1: every row)")
 
 
 class ExportStatus(BaseModel):
@@ -80,6 +83,9 @@ EXAMPLE = {
         "freshness_sla_seconds": 93600,
         "status": "healthy",
         "status_reason": None,
+        "regions": ["US-West", "US-East", "EU", "APAC"],
+        "delay_seconds": 0,
+        "sample_fraction": 1.0,
     },
 }
 STATUS_DOC = {"content": {"application/json": {"example": EXAMPLE}}}

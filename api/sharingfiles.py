@@ -1,8 +1,8 @@
 """What a tenant's share holds: its tables, the snapshot version it may read, and the files
 of its view, handed out as signed URLs.
 
-The view is the one REST batch queries apply (regions from `checked_region`, the tier's
-delay from `not_after`, the tier's sample), applied by choosing files: a file of another
+The view is the one every channel applies (`tollgate.tenant_view`: the tenant's regions,
+its tier's delay and sample), applied by choosing files: a file of another
 region, a day past the delay, or the unsampled rows of a sampled tier is never listed.
 """
 
@@ -16,8 +16,7 @@ from fastapi import Request
 
 from api.auth import Principal
 from api.contracts import purchased_version
-from api.delivery import not_after
-from api.deps import checked_region, entitled, held_shape, schema_version
+from api.deps import entitled, held_shape, schema_version, view_of
 from api.errors import ApiError
 from api.services import Services
 from api.sharing import file_stats, snapshot_version, stable_id
@@ -170,12 +169,11 @@ def tenant_files(
     services: Services, principal: Principal, product: Product, version: str, shape: VersionShape
 ) -> tuple[SharedView, list[SharedFile]]:
     """The tenant's view of a version in a schema version, and the files in it."""
-    regions = checked_region(services, principal, None)
-    delay = not_after(services, principal)
-    tier = services.catalog.tiers[principal.tier]
-    name = view_name(tier.sample_fraction, shape.name)
+    seen = view_of(services, principal, product, None, shape.name)
+    regions = list(seen.regions) if seen.regions is not None else None
+    name = view_name(seen.sample_fraction, shape.name)
     view = services.sharing.view(product, version, name, shape)
-    cutoff = delay.date() if delay else None
+    cutoff = seen.not_after_date(utcnow())
     return view, [f for f in view.files if in_view(product, f, regions, cutoff)]
 
 

@@ -100,6 +100,8 @@ class Product(_Strict):
     key_column: str
     region_column: str | None = None
     time_column: str
+    # Under residency, a region-restricted tenant receives only its regions' rows; of a
+    # product without a region column (data of every region at once), nothing.
     residency: bool = False
     freshness_sla_seconds: int = Field(gt=0)
     price: Price
@@ -261,8 +263,6 @@ def _check_references(catalog: Catalog) -> None:
         for field in ("key_column", "time_column"):
             if getattr(p, field) not in names:
                 raise CatalogError(f"{where}.{field}: {getattr(p, field)!r} is not a column")
-        if p.residency and not p.region_column:
-            raise CatalogError(f"{where}.region_column: required when residency applies")
         if p.region_column and p.region_column not in names:
             raise CatalogError(f"{where}.region_column: {p.region_column!r} is not a column")
         for col in sorted(p.quality.columns()):

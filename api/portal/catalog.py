@@ -16,8 +16,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
 
 from api.batchdata import BatchQuery
-from api.delivery import not_after
-from api.deps import ServicesDep, checked_region, contract_terms, entitled, held_shape
+from api.deps import ServicesDep, contract_terms, entitled, held_shape, view_of
 from api.errors import ApiError
 from api.livedata import to_json_row
 from api.portal.session import PortalError, Viewer, ViewerDep, check_csrf
@@ -25,6 +24,7 @@ from api.portal.web import PortalRoute, render
 from api.routes import batch, live, products
 from api.services import Services
 from tollgate.catalog import Product
+from tollgate.clock import utcnow
 
 router = APIRouter(prefix="/portal", route_class=PortalRoute, include_in_schema=False)
 SAMPLE_ROWS = 3
@@ -60,9 +60,13 @@ def _samples(services: Services, viewer: Viewer, product: Product) -> tuple[list
     """A few rows as the tenant would receive them (its regions, delay, sample and current
     schema version): a preview on the product page, not a delivery."""
     principal = viewer.principal
-    regions = checked_region(services, principal, None)
     shape = product.shapes()[product.schema_version.version]
-    delay = not_after(services, principal)
+    try:
+        view = view_of(services, principal, product, None, shape.name)
+    except ApiError:  # residency keeps this product from the tenant: nothing to preview
+        return shape.names, []
+    regions = list(view.regions) if view.regions is not None else None
+    delay = view.not_after(utcnow())
     if product.lane == "batch":
         version = services.batch.lake.current_version(product.id)
         if version is None:
@@ -76,8 +80,8 @@ def _samples(services: Services, viewer: Viewer, product: Product) -> tuple[list
             BatchQuery(limit=SAMPLE_ROWS),
             shape,
             regions=regions,
-            sample_fraction=services.catalog.tiers[principal.tier].sample_fraction,
-            not_after=delay.date() if delay else None,
+            sample_fraction=view.sample_fraction,
+            not_after=view.not_after_date(utcnow()),
             offset=0,
         )
     else:

@@ -11,20 +11,22 @@ from fastapi import APIRouter, Body, Query, Request, Response
 from api.batchdata import MAX_PAGE_SIZE, BatchQuery, Filter
 from api.contracts import purchased_version
 from api.cursor import decode_cursor, encode_cursor
-from api.delivery import Answer, DeliveryContext, deliver, not_after
+from api.delivery import Answer, DeliveryContext, deliver
 from api.deps import (
     BatchProductDep,
     IdempotencyKeyHeader,
     PrincipalDep,
     SchemaHeader,
     ServicesDep,
-    checked_region,
+    check_region_filter,
     held_shape,
     schema_version,
+    view_of,
 )
 from api.envelope import PAGE_EXAMPLE, PageResponse
 from api.errors import ApiError, error_responses
 from api.livedata import to_json_row
+from tollgate.clock import utcnow
 from tollgate.status import QualityVerdict
 
 router = APIRouter(prefix="/v1/batch", tags=["batch"])
@@ -60,8 +62,12 @@ def _query_hash(q: BatchQuery) -> str:
 
 
 def _run(request: Request, services, principal, product, q: BatchQuery, schema, idem) -> Response:
-    regions = checked_region(services, principal, q.region)
     shape = schema_version(product, schema)
+    view = view_of(services, principal, product, q.region, shape.name)
+    for f in q.filters:
+        if f.column == product.region_column and f.op in ("eq", "in"):
+            values = f.value if isinstance(f.value, list) else [f.value]
+            check_region_filter(services, principal, product, values)
     lake = services.batch.lake
     # A degraded product answers from the last version that passed its quality gate.
     version = services.served_version(product.id)
@@ -96,8 +102,6 @@ def _run(request: Request, services, principal, product, q: BatchQuery, schema, 
     held = services.batch.summary(product, version)["manifest"].schema_version
     shape = held_shape(product, shape, schema is not None, held)
     ctx = DeliveryContext(request, services, principal, product, shape, idem)
-    tier = services.catalog.tiers[principal.tier]
-    delay = not_after(services, principal)
 
     def compute(_quality: QualityVerdict) -> Answer:
         summary = services.batch.summary(product, version)
@@ -106,9 +110,9 @@ def _run(request: Request, services, principal, product, q: BatchQuery, schema, 
             version,
             q,
             shape,
-            regions=regions,
-            sample_fraction=tier.sample_fraction,
-            not_after=delay.date() if delay else None,
+            regions=list(view.regions) if view.regions is not None else None,
+            sample_fraction=view.sample_fraction,
+            not_after=view.not_after_date(utcnow()),
             offset=offset,
         )
         manifest = summary["manifest"]
@@ -127,7 +131,7 @@ def _run(request: Request, services, principal, product, q: BatchQuery, schema, 
         )
 
     query = {**q.model_dump(mode="json"), "version": version, "offset": offset}
-    return deliver(ctx, "/v1/batch/{product_id}", query, regions, compute)
+    return deliver(ctx, "/v1/batch/{product_id}", query, view, compute)
 
 
 def _filters(raw: list[str]) -> list[Filter]:

@@ -17,16 +17,17 @@ from sqlalchemy import select
 
 from api.auth import Principal
 from api.contracts import purchased_version
-from api.delivery import not_after, refuse_halted, status_headers
+from api.delivery import refuse_halted, status_headers
 from api.deps import (
     PrincipalDep,
     SchemaHeader,
     ServicesDep,
-    checked_region,
+    check_region_filter,
     entitled,
     held_shape,
     principal_unless_signed,
     schema_version,
+    view_of,
 )
 from api.errors import ApiError, error_responses
 from api.exportmodels import STATUS_DOC, ExportData, ExportRequest, ExportStatus
@@ -57,6 +58,8 @@ def _status(
     state = services.status(services.catalog.product(job.product_id), version)
     if response is not None:
         response.headers.update(status_headers(state))
+        response.headers["X-Data-Delay"] = str(_delay_of(services, job))
+        response.headers["X-Data-Sample"] = f"{job.params.get('sample_fraction', 1.0):g}"
     return ExportStatus(
         id=job.id,
         product_id=job.product_id,
@@ -80,6 +83,9 @@ def _status(
             freshness_sla_seconds=state.sla_seconds,
             status=state.status,
             status_reason=state.reason,
+            regions=job.params.get("regions") or services.catalog.regions,
+            delay_seconds=_delay_of(services, job),
+            sample_fraction=job.params.get("sample_fraction", 1.0),
         ),
     )
 
@@ -88,6 +94,11 @@ def _schema_of(services: Services, job: ExportJob) -> str:
     """The schema version whose columns the job's file holds."""
     asked = (job.params or {}).get("schema_version")
     return asked or services.catalog.product(job.product_id).schema_version.version
+
+
+def _delay_of(services: Services, job: ExportJob) -> int:
+    """The tier's delay the job's rows were cut at."""
+    return (job.params or {}).get("delay_seconds", 0)
 
 
 def _job(services: Services, export_id: str, tenant_id: str | None) -> ExportJob:
@@ -131,7 +142,12 @@ def create_export(
             422, "not_exportable", f"{product.id} is a live product; only batch products export"
         )
     shape = schema_version(product, schema)
-    regions = checked_region(services, principal, body.region)
+    view = view_of(services, principal, product, body.region, shape.name)
+    if product.region_column in body.filters:
+        asked = body.filters[product.region_column]
+        check_region_filter(
+            services, principal, product, asked if isinstance(asked, list) else [asked]
+        )
     terms = services.contracts.terms_for(principal, product, "export")
     refuse_halted(product.id, services.product_status(product.id))
     lake = services.batch.lake
@@ -149,7 +165,6 @@ def create_export(
     held = lake.read_manifest(product.id, version).schema_version
     shape = held_shape(product, shape, schema is not None, held)
     tier = services.catalog.tiers[principal.tier]
-    delay = not_after(services, principal)
     try:
         job = plan_export(
             lake,
@@ -161,9 +176,9 @@ def create_export(
             date_to=body.date_to,
             filters=body.filters,
             columns=body.columns,
-            regions=regions,
-            not_after=delay.date() if delay else None,
-            sample_fraction=tier.sample_fraction,
+            regions=view.regions,
+            not_after=view.not_after_date(utcnow()),
+            sample_fraction=view.sample_fraction,
             version=version,
             terms=terms,
             schema_version=shape.name,
@@ -175,6 +190,7 @@ def create_export(
         ) from None
     except ExportError as exc:
         raise ApiError(422, "invalid_export", str(exc)) from None
+    job.params = {**job.params, "delay_seconds": view.delay_seconds}
     with session_factory(services.settings.metadata_db_url).begin() as session:
         session.add(job)
         audit.record(

@@ -9,7 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Request, Response
 
 from api.cursor import decode_position, encode_cursor
-from api.delivery import Answer, DeliveryContext, deliver, not_after
+from api.delivery import Answer, DeliveryContext, deliver
 from api.deps import (
     IdempotencyKeyHeader,
     IsoDateTime,
@@ -18,12 +18,13 @@ from api.deps import (
     RegionQuery,
     SchemaHeader,
     ServicesDep,
-    checked_region,
     schema_version,
+    view_of,
 )
 from api.envelope import PAGE_EXAMPLE, RECORD_EXAMPLE, PageResponse, RecordResponse
 from api.errors import ApiError, error_responses
 from api.livedata import to_json_row
+from tollgate.clock import utcnow
 
 router = APIRouter(prefix="/v1/live", tags=["live"])
 MAX_PAGE_SIZE = 1000
@@ -63,7 +64,6 @@ def recent_records(
     schema: SchemaHeader = None,
     idempotency_key: IdempotencyKeyHeader = None,
 ) -> Response:
-    regions = checked_region(services, principal, region)
     since, until = _aware(since, "since"), _aware(until, "until")
     before = (
         decode_position(cursor, "invalid_cursor", "the cursor is not one this API issued")
@@ -71,11 +71,12 @@ def recent_records(
         else None
     )
     shape = schema_version(product, schema)
+    view = view_of(services, principal, product, region, shape.name)
     ctx = DeliveryContext(request, services, principal, product, shape, idempotency_key)
 
     def compute(_status) -> Answer:
         rows, next_pos = services.live.recent(
-            product, regions, not_after(services, principal), since, until, before, limit
+            product, view.regions, view.not_after(utcnow()), since, until, before, limit
         )
         times = [r[product.time_column] for r in rows]
         next_cursor = (
@@ -90,7 +91,7 @@ def recent_records(
         )
 
     query = {"region": region, "since": since, "until": until, "limit": limit, "cursor": cursor}
-    return deliver(ctx, "/v1/live/{product_id}", query, regions, compute)
+    return deliver(ctx, "/v1/live/{product_id}", query, view, compute)
 
 
 @router.get(
@@ -112,12 +113,12 @@ async def lookup_record(
     schema: SchemaHeader = None,
     idempotency_key: IdempotencyKeyHeader = None,
 ) -> Response:
-    regions = checked_region(services, principal, region)
     shape = schema_version(product, schema)
+    view = view_of(services, principal, product, region, shape.name)
     ctx = DeliveryContext(request, services, principal, product, shape, idempotency_key)
 
     def compute(_status) -> Answer:
-        row = services.live.lookup(product, key, regions, not_after(services, principal))
+        row = services.live.lookup(product, key, view.regions, view.not_after(utcnow()))
         if row is None:
             # Rows outside the tenant's regions are "not found", never "forbidden": no leak.
             raise ApiError(404, "record_not_found", f"no {product.id} record {key!r}")
@@ -127,7 +128,7 @@ async def lookup_record(
         )
 
     query = {"key": key, "region": region}
-    args = (ctx, "/v1/live/{product_id}/{key}", query, regions, compute)
+    args = (ctx, "/v1/live/{product_id}/{key}", query, view, compute)
     if idempotency_key:  # the key's stored answer is read and written in the database
         return await asyncio.to_thread(deliver, *args)
     return await services.point_read(deliver, *args)

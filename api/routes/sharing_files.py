@@ -18,7 +18,7 @@ from fastapi.responses import FileResponse
 from starlette.types import Receive, Scope, Send
 
 from api import metering
-from api.deps import ServicesDep, checked_region, entitled
+from api.deps import ServicesDep, entitled, view_of
 from api.errors import ApiError, error_response, error_responses
 from api.metering import Delivery
 from api.sharingfiles import FILES_ROUTE, file_id
@@ -109,7 +109,7 @@ def download_shared_file(
     f = shared.file(part) if shared is not None else None
     if f is None:
         raise ApiError(404, "file_not_found", f"no file {path!r}")
-    regions = checked_region(services, principal, None)
+    regions = view_of(services, principal, product, None, parse_view(view)[1]).regions
     if regions is not None and product.region_column and f.region not in regions:
         raise ApiError(
             403, "region_not_allowed", f"this tenant may not receive data from {f.region}"

@@ -23,8 +23,8 @@ from api.deps import (
     RegionQuery,
     SchemaHeader,
     ServicesDep,
-    checked_region,
     schema_version,
+    view_of,
 )
 from api.errors import ApiError, error_responses
 from api.livedata import Position
@@ -34,6 +34,7 @@ from api.watcher import PushEvent, Subscriber, push_event
 from tollgate.catalog import Product
 from tollgate.clock import utcnow
 from tollgate.schema_versions import VersionShape
+from tollgate.tenant_view import TenantView
 from tollgate.usage import Trail, trail_at
 
 router = APIRouter(prefix="/v1/live", tags=["push"])
@@ -95,11 +96,12 @@ async def _events(
     services: Services,
     principal: Principal,
     product: Product,
+    view: TenantView,
     sub: Subscriber,
     resume: Position | None,
     release: _Release,
 ) -> AsyncIterator[bytes | ServerSentEvent]:
-    delay = timedelta(seconds=services.catalog.tiers[principal.tier].delay_seconds)
+    delay = timedelta(seconds=view.delay_seconds)
     last = resume
     meter = metering.SubscriptionMeter(
         principal.tenant_id,
@@ -251,7 +253,7 @@ async def stream_product(
     schema: SchemaHeader = None,
 ) -> EventSourceResponse:
     shape = schema_version(product, schema)
-    regions = checked_region(services, principal, region)
+    view = view_of(services, principal, product, region, shape.name)
     resume = _resume_position(last_event_id)
     state = await asyncio.to_thread(services.status, product)
     refuse_halted(product.id, state.quality)
@@ -270,12 +272,12 @@ async def stream_product(
             headers={"Retry-After": "5"},
         )
     sub = services.watcher.subscribe(
-        product.id, frozenset(regions) if regions is not None else None, shape
+        product.id, frozenset(view.regions) if view.regions is not None else None, shape
     )
     release = _Release(services, principal, sub, lease)
     await services.watcher.start_position(product)
     return _EventStream(
-        _events(request, services, principal, product, sub, resume, release),
+        _events(request, services, principal, product, view, sub, resume, release),
         ping=services.sse_heartbeat_seconds,
         background=BackgroundTask(release),
         headers={
@@ -285,5 +287,7 @@ async def stream_product(
             **shape.headers(utcnow()),
             # The product's status and freshness when the stream opened.
             **status_headers(state),
+            # The tier's delay (and sample, which push does not apply: 1).
+            **view.headers(),
         },
     )

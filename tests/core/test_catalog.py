@@ -81,10 +81,6 @@ BAD_CATALOGS = {
         lambda d: product(d, "market-trends")["schema_versions"][0].update(version="v2"),
         "products[market-trends].schema_versions[",
     ),
-    "residency without region column": (
-        lambda d: product(d, "customer-behavior-daily").pop("region_column"),
-        "products[customer-behavior-daily].region_column: required when residency applies",
-    ),
     "quality rule on unknown column": (
         lambda d: product(d, "market-trends")["quality"].update(not_null=["no_such_column"]),
         "products[market-trends].quality: 'no_such_column' is not a column",
