@@ -17,8 +17,9 @@ from fastapi.responses import Response
 
 from api.deps import ServicesDep
 from api.portal.chart import usage_chart
+from api.portal.pdf import render_pdf
 from api.portal.session import Viewer, ViewerDep
-from api.portal.web import PortalRoute, render
+from api.portal.web import PortalRoute, price_text, render, usd_text
 from api.routes import invoices, usage
 from api.services import Services
 from tollgate.clock import utcnow
@@ -98,6 +99,49 @@ async def invoice_csv(month: Month, viewer: ViewerDep, services: ServicesDep) ->
         media_type="text/csv",
         headers={
             "Content-Disposition": f'attachment; filename="invoice-{invoice.month}.csv"',
+            "Cache-Control": "no-store",
+        },
+    )
+
+
+def invoice_lines(invoice, tenant_name: str) -> list[tuple[str, int, str]]:
+    """The invoice as lines of text for the PDF: a header, then a fixed-width table."""
+    out = [
+        ("F2", 16, f"Invoice {invoice.month}"),
+        ("F1", 10, f"Invoice {invoice.id} for {tenant_name}"),
+        ("F1", 10, f"Computed {invoice.computed_at:%Y-%m-%d %H:%M} UTC; amounts in USD"),
+        ("F1", 10, ""),
+        (
+            "F3",
+            8,
+            f"{'#':>3} {'Product':<26} {'Channel':<8} {'Quantity':>10} "
+            f"{'Unit price':>11} {'Amount':>12}",
+        ),  # fmt: skip
+    ]
+    for line in invoice.lines:
+        channel = (line.channel or line.price_basis or "")[:8]
+        unit, amount = price_text(line.unit_price_usd), usd_text(line.amount_cents)
+        row = f"{line.line_no:>3} {line.product_id[:26]:<26} {channel:<8} {line.quantity:>10,} "
+        out.append(("F3", 8, f"{row}{unit:>11} {amount:>12}"))
+        out.append(("F3", 8, f"    {line.description[:84]}"))
+    out += [
+        ("F3", 8, ""),
+        ("F3", 8, f"{'Charges':>62} {usd_text(invoice.charges_cents):>12}"),
+        ("F3", 8, f"{'SLA credits':>62} {usd_text(-invoice.credits_cents):>12}"),
+        ("F2", 10, f"Total {usd_text(invoice.total_cents)}"),
+    ]
+    return out
+
+
+@router.get("/invoices/{month}/invoice.pdf")
+async def invoice_pdf(month: Month, viewer: ViewerDep, services: ServicesDep) -> Response:
+    invoice = await asyncio.to_thread(invoices.get_invoice, services, viewer.principal, month)
+    pdf = render_pdf(invoice_lines(invoice, viewer.tenant_id), f"Invoice {invoice.id}")
+    return Response(
+        pdf,
+        media_type="application/pdf",
+        headers={
+            "Content-Disposition": f'attachment; filename="invoice-{invoice.month}.pdf"',
             "Cache-Control": "no-store",
         },
     )

@@ -38,18 +38,18 @@ def _when(value: datetime | None) -> str:
     return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC") if value else ""
 
 
-def _usd(cents: int) -> str:
-    return f"${cents / 100:,.2f}"
+def usd_text(cents: int) -> str:
+    return f"{'-' if cents < 0 else ''}${abs(cents) / 100:,.2f}"
 
 
-def _price(usd: Decimal) -> str:
+def price_text(usd: Decimal) -> str:
     """A unit price with the digits it has (at least cents): $0.10, $0.0005, -$5.00."""
     text = f"{abs(usd):.6f}".rstrip("0")
     whole, _, frac = text.partition(".")
     return f"{'-' if usd < 0 else ''}${whole}.{frac.ljust(2, '0')}"
 
 
-templates.env.filters.update(duration=_duration, when=_when, usd=_usd, price=_price)
+templates.env.filters.update(duration=_duration, when=_when, usd=usd_text, price=price_text)
 # Pages load only what the portal serves; no inline scripts, no framing, forms post home.
 POLICY = (
     "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "

@@ -234,11 +234,11 @@ def test_invoice_lines_and_their_deliveries(visit):
     visit.open("/portal/invoices")
     visit.browser.find_element(By.LINK_TEXT, month).click()
     visit.wait_for("h1", f"Invoice {month}")
-    csv = httpx.get(
-        visit.find("#invoice-csv").get_attribute("href"),
-        cookies={c["name"]: c["value"] for c in visit.browser.get_cookies()},
-    )
+    cookies = {c["name"]: c["value"] for c in visit.browser.get_cookies()}
+    csv = httpx.get(visit.find("#invoice-csv").get_attribute("href"), cookies=cookies)
     assert csv.status_code == 200 and csv.text.startswith("invoice_id,month,line_no")
+    pdf = httpx.get(visit.find("#invoice-pdf").get_attribute("href"), cookies=cookies)
+    assert pdf.headers["content-type"] == "application/pdf" and pdf.content.startswith(b"%PDF")
     visit.page("invoice")
     visit.find("#lines a[aria-label^='Deliveries']").click()
     summary = visit.wait_for("#line-summary").text

@@ -16,6 +16,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from api.portal.chart import usage_chart
+from api.portal.pdf import LINES_PER_PAGE, render_pdf
 from tollgate.billing import invoice_month
 from tollgate.clock import utcnow
 from tollgate.db.models import ApiKey, UsageRecord
@@ -131,6 +132,7 @@ def test_every_page_of_one_tenant_is_404_to_another(app, client, world, api_sett
         f"{export}/download",
         f"/portal/invoices/{month}",
         f"/portal/invoices/{month}/invoice.csv",
+        f"/portal/invoices/{month}/invoice.pdf",
         f"/portal/invoices/{month}/lines/1",
     ]
     for url in pages:
@@ -163,3 +165,31 @@ def test_usage_chart_stacks_each_days_products_to_scale():
     assert [c for c, _ in chart.legend] == [a.colour, b.colour] and a.colour != b.colour
     empty = usage_chart({}, date(2026, 11, 1), date(2026, 11, 30))
     assert empty.bars == [] and empty.legend == [] and len(empty.days) == 6
+
+
+def _pdf_objects(pdf: bytes) -> dict[int, bytes]:
+    """Each object of `pdf` as its cross-reference table places it (checking the table)."""
+    start = int(pdf.rsplit(b"startxref\n", 1)[1].split(b"\n")[0])
+    table = pdf[start:].split(b"trailer")[0].splitlines()
+    assert table[0] == b"xref"
+    count = int(table[1].split()[1])
+    objects = {}
+    for n, entry in enumerate(table[3 : 2 + count], start=1):
+        offset = int(entry.split()[0])
+        assert pdf[offset:].startswith(b"%d 0 obj" % n)
+        objects[n] = pdf[offset : pdf.index(b"endobj", offset)]
+    return objects
+
+
+def test_invoice_pdf_is_a_well_formed_pdf_with_every_line():
+    lines = [("F2", 16, "Invoice 2026-11 (caf\u00e9)")] + [
+        ("F3", 8, f"line {i}") for i in range(LINES_PER_PAGE + 5)
+    ]
+    pdf = render_pdf(lines, "Invoice acme:2026-11")
+    assert pdf.startswith(b"%PDF-1.4") and pdf.endswith(b"%%EOF\n")
+    objects = _pdf_objects(pdf)
+    pages = [o for o in objects.values() if b"/Type /Page " in o]
+    assert len(pages) == 2  # the lines flow onto a second page
+    streams = b"".join(o for o in objects.values() if b"stream" in o)
+    assert b"(Invoice 2026-11 \\(caf\xe9\\))" in streams  # escaped, WinAnsi
+    assert all(b"(line %d)" % i in streams for i in range(LINES_PER_PAGE + 5))
