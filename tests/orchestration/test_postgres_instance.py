@@ -21,7 +21,9 @@ from tollgate.events.generator import GeneratorConfig, SyntheticSource
 from tollgate.events.writers import backfill_landing
 from tollgate.lake import Lake
 
-pytestmark = [pytest.mark.postgres, pytest.mark.slow]
+# A daemon, a sensor tick and a whole batch run: more than the suite's default 300 s on a
+# busy machine, and within the run's own deadline below.
+pytestmark = [pytest.mark.postgres, pytest.mark.slow, pytest.mark.timeout(600)]
 
 ROOT = Path(__file__).resolve().parents[2]
 DAY = datetime(2026, 11, 20, tzinfo=UTC)
