@@ -123,9 +123,9 @@ def _curl(request: Request, path: str, params: list[tuple[str, str]]) -> str:
 
 def _params(product: Product, columns: str, filters: str, sort: str, region: str, limit: str):
     params: list[tuple[str, str]] = []
-    if columns.strip():
-        params.append(("columns", columns.strip()))
     if product.lane == "batch":
+        if columns.strip():
+            params.append(("columns", columns.strip()))
         for line in filters.splitlines():
             if line.strip():
                 params.append(("filter", line.strip()))

@@ -17,6 +17,7 @@ import uvicorn
 from apiworld import World, auth, behavior_row, free_port, risk_row
 from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import Select, WebDriverWait
 from sqlalchemy import func, select
 
@@ -116,8 +117,13 @@ def test_sign_in_with_an_api_key(visit):
     visit.find("#sign-in-key").click()
     assert "not accepted" in visit.wait_for("#login-error").text
     visit.page("sign-in")
-    visit.find("#api_key").send_keys(visit.key)
-    visit.find("#sign-in-key").click()
+    # By keyboard alone: the skip link first, then the site's name, then the key's field.
+    focused = visit.browser.switch_to.active_element
+    for expected in ("skip", "brand", "api_key"):
+        focused.send_keys(Keys.TAB)
+        focused = visit.browser.switch_to.active_element
+        assert expected in (focused.get_attribute("class"), focused.get_attribute("id"))
+    focused.send_keys(visit.key, Keys.ENTER)
     visit.wait_for("h1", "Usage")  # back where the visit began
     assert visit.tenant_id in visit.find(".who").text
 

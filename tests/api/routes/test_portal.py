@@ -11,7 +11,7 @@ import time
 from datetime import date
 
 import pytest
-from apiworld import auth, behavior_row
+from apiworld import auth, behavior_row, risk_row
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
@@ -193,3 +193,19 @@ def test_invoice_pdf_is_a_well_formed_pdf_with_every_line():
     streams = b"".join(o for o in objects.values() if b"stream" in o)
     assert b"(Invoice 2026-11 \\(caf\xe9\\))" in streams  # escaped, WinAnsi
     assert all(b"(line %d)" % i in streams for i in range(LINES_PER_PAGE + 5))
+
+
+def test_a_live_query_is_the_live_routes_answer_and_bad_input_is_shown(client, world):
+    world.live_rows("transaction-risk", [risk_row(i, "EU" if i % 2 else "APAC") for i in range(6)])
+    world.watermark("transaction-risk", utcnow())
+    _, key = world.tenant("standard", regions=["EU"])
+    token = sign_in(client, api_key=key)
+    form = {"csrf_token": token, "product": "transaction-risk", "limit": "10"}
+    r = client.post("/portal/query", data=form)
+    assert r.status_code == 200 and "3 rows" in r.text  # only the tenant's region
+    assert "/v1/live/transaction-risk?limit=10&#39;" in r.text
+    assert r.text.count("<td>EU</td>") == 3 and "<td>APAC</td>" not in r.text
+    bad = client.post("/portal/query", data={**form, "region": "APAC"})
+    assert bad.status_code == 403 and "region_not_allowed" in bad.text
+    premium = client.post("/portal/query", data={**form, "product": "market-trends"})
+    assert premium.status_code == 403 and "available in: premium" in premium.text
