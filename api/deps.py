@@ -63,6 +63,9 @@ async def current_principal(
     else:
         decision = await asyncio.to_thread(services.limits.hit, principal.tenant_id, principal.tier)
     request.state.rate_headers = decision.headers()
+    services.alerts.note_rate(
+        principal.tenant_id, principal.tier, decision.limit, decision.remaining
+    )
     if not decision.allowed:
         services.metrics.rate_limited.labels(principal.tier).inc()
         raise ApiError(

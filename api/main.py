@@ -32,6 +32,7 @@ from api.routes import (
     sharing_files,
     stream,
     usage,
+    webhooks,
 )
 from api.services import Services
 from tollgate.db.migrate import upgrade
@@ -82,6 +83,7 @@ def create_app(settings: Settings | None = None, *, prepare_stores: bool = True)
             asyncio.create_task(services.last_used.run()),
             asyncio.create_task(request_log.run()),
             asyncio.create_task(purge_expired_keys(services.idempotency)),
+            asyncio.create_task(services.alerts.run()),
         ]
         # Startup objects live for the whole process: keep full collections from rescanning
         # them, which would otherwise stall every open push stream at once.
@@ -136,6 +138,7 @@ def create_app(settings: Settings | None = None, *, prepare_stores: bool = True)
         invoices.router,
         contracts.subscriptions,
         contracts.purchases,
+        webhooks.router,
     ):
         app.include_router(router)
     install_portal(app)

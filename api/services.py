@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import Engine, select
 
+from api.alerts import UsageAlerts
 from api.auth import CredentialStore
 from api.batchdata import BatchReader
 from api.cache import MemoryCache, RedisCache, make_cache
@@ -56,6 +57,7 @@ class Services:
     idempotency: IdempotencyStore
     stream_guard: StreamGuard
     sharing: SharedSnapshots
+    alerts: UsageAlerts
     sse_heartbeat_seconds: float = 15.0
     # Product status and watermarks are read this often at most per process, not per
     # request: a quality verdict or a watermark reaches answers within this many seconds.
@@ -96,6 +98,7 @@ class Services:
             idempotency=IdempotencyStore(metadata_engine),
             stream_guard=StreamGuard(credentials),
             sharing=SharedSnapshots(lake),
+            alerts=UsageAlerts(metadata_engine, settings, catalog),
         )
 
     async def point_read(self, read: Callable[..., Any], *args: object) -> Any:
@@ -171,6 +174,7 @@ class Services:
         return QualityVerdict(row.status, row.reason, row.current_version, row.failed_version)
 
     def dispose(self) -> None:
+        self.alerts.close()
         self.limits.close()
         self.connections.close()
         self.metadata_engine.dispose()

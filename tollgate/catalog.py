@@ -163,6 +163,10 @@ class Tier(_Strict):
     sample_fraction: float = Field(default=1.0, gt=0, le=1)
     # A trial tier: its deliveries are rated $0, and it ends this many days after it began.
     trial_days: int | None = Field(default=None, gt=0)
+    # Monthly budgets the tenant is warned of by webhook at 80% and 100% (not enforced):
+    # requests (ledger records) in a calendar month, and spend in USD.
+    monthly_request_quota: int | None = Field(default=None, gt=0)
+    monthly_spend_cap_usd: float | None = Field(default=None, gt=0)
     products: list[str]
 
     @property

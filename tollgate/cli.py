@@ -45,6 +45,11 @@ COMMANDS = {
         "Show tenants' invoices and trace their lines to deliveries.",
     ),
     "audit": ("tollgate.commands.audit", "app", "Read the audit log, with filters."),
+    "webhooks": (
+        "tollgate.commands.webhooks",
+        "app",
+        "Register tenants' webhook endpoints for usage alerts and read their delivery logs.",
+    ),
     "subscriptions": (
         "tollgate.commands.contracts",
         "subscriptions",

@@ -55,6 +55,14 @@ class Settings(BaseSettings):
     # How long a Delta Sharing file URL works after the query that issued it.
     sharing_url_ttl_seconds: int = Field(default=900, gt=0)
 
+    # Usage alerts by webhook (tollgate.webhooks). Receivers on private, loopback or
+    # link-local addresses are refused unless inside one of these networks (CIDRs).
+    webhook_private_networks: list[str] = []
+    webhook_timeout_seconds: float = Field(default=10.0, gt=0)
+    # Seconds between attempts after a failure (Standard Webhooks' example schedule); after
+    # the last, the delivery is given up and marked failed.
+    webhook_retry_seconds: list[float] = [5, 300, 1800, 7200, 18000, 36000, 50400, 72000, 86400]
+
     # Processes started by `make demo`.
     api_host: str = "127.0.0.1"
     api_port: int = 8000

@@ -26,7 +26,9 @@ from tollgate.billing import (
     margin_month,
     rollup_days,
 )
+from tollgate.clock import utcnow
 from tollgate.db.engine import engine_for
+from tollgate.webhooks.alerts import announce_invoices
 
 # The current month exists (end_offset=1): its invoice is a running draft until it ends.
 MONTHLY = dg.MonthlyPartitionsDefinition(start_date="2025-01", fmt="%Y-%m", end_offset=1)
@@ -100,12 +102,15 @@ def tenant_costs(
 def invoices(context: dg.AssetExecutionContext, tollgate: TollgateResource) -> dg.MaterializeResult:
     engine = engine_for(tollgate.settings().metadata_db_url)
     drafts = invoice_month(engine, tollgate.catalog(), context.partition_key)
+    # A month that is over is issued: each tenant hears of its invoice (and credits) once.
+    announced = announce_invoices(engine, context.partition_key, drafts, utcnow())
     return dg.MaterializeResult(
         metadata={
             "invoices": len(drafts),
             "total_usd": sum(d.total_cents for d in drafts) / 100,
             "credits_usd": sum(d.credits_cents for d in drafts) / 100,
             "credited_tenants": sorted(d.tenant_id for d in drafts if d.credits_cents),
+            "webhook_events": len(announced),
             "by_tenant_usd": {d.tenant_id: d.total_cents / 100 for d in drafts},
         }
     )

@@ -5,10 +5,12 @@ from __future__ import annotations
 from functools import cache
 
 from tollgate import audit
+from tollgate.catalog import get_catalog
 from tollgate.clock import utcnow
-from tollgate.db.engine import session_factory
+from tollgate.db.engine import engine_for, session_factory
 from tollgate.db.migrate import upgrade
 from tollgate.db.models import ProductStatus
+from tollgate.webhooks.alerts import announce_status
 
 _UNCHANGED = object()
 
@@ -28,7 +30,8 @@ def record_status(
     failed_version: str | None = None,
 ) -> None:
     """Upsert a product's status; `current_version` is kept unless given. A change of
-    status is audited (`product.status`), with what it changed from."""
+    status is audited (`product.status`), with what it changed from, and announced to the
+    tenants that may use the product (webhooks product.degraded / halted / recovered)."""
     _migrated(metadata_db_url)
     with session_factory(metadata_db_url)() as session, session.begin():
         row = session.get(ProductStatus, product_id) or ProductStatus(product_id=product_id)
@@ -50,6 +53,10 @@ def record_status(
             row.current_version = current_version
         row.checked_at = utcnow()
         session.add(row)
+    if before != status:
+        announce_status(
+            engine_for(metadata_db_url), get_catalog(), product_id, before, status, reason
+        )
 
 
 def read_status(metadata_db_url: str, product_id: str) -> ProductStatus | None:

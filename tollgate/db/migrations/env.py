@@ -5,6 +5,7 @@ from alembic import context
 import tollgate.db.access_models  # noqa: F401  (registers the stored idempotent answers)
 import tollgate.db.billing_models  # noqa: F401  (registers the billing tables)
 import tollgate.db.ops_models  # noqa: F401  (registers the request log)
+import tollgate.db.webhook_models  # noqa: F401  (registers the webhook tables)
 from tollgate.db.engine import make_engine
 from tollgate.db.models import Base
 

@@ -1,0 +1,197 @@
+"""A tenant's webhook endpoints for usage alerts (Standard Webhooks), and each endpoint's
+delivery log. Another tenant's endpoints are 404."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query, Response
+from pydantic import BaseModel, Field
+from sqlalchemy.orm import Session
+
+from api.auth import Principal
+from api.deps import PrincipalDep, ServicesDep
+from api.errors import ApiError, error_responses
+from tollgate.db.webhook_models import WebhookEndpoint
+from tollgate.errors import NotFound, TollgateError
+from tollgate.webhooks.endpoints import (
+    active_endpoints,
+    create_endpoint,
+    delete_endpoint,
+    delivery_log,
+    get_endpoint,
+)
+from tollgate.webhooks.events import EVENT_TYPES
+
+router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
+EndpointId = Annotated[str, Path(max_length=32, pattern=r"^we_[0-9a-f]+$")]
+
+
+class EndpointIn(BaseModel):
+    # Request bodies are limited to 1 KB (413 past that).
+    url: str = Field(max_length=900, examples=["https://hooks.acme.example/tollgate"])
+    event_types: list[str] | None = Field(
+        None,
+        max_length=len(EVENT_TYPES),
+        description="Types to receive (default: all): " + ", ".join(EVENT_TYPES),
+        examples=[["usage.rate_limit.80", "usage.rate_limit.100"]],
+    )
+    description: str = Field("", max_length=200)
+
+
+class EndpointOut(BaseModel):
+    id: str = Field(examples=["we_4f1c2a9b0d3e5f6a7b8c"])
+    url: str
+    event_types: list[str] | None = Field(description="None: every type")
+    description: str
+    created_at: datetime
+    disabled_at: datetime | None = Field(description="Deleted, or the receiver answered 410")
+    disabled_reason: str | None
+
+
+class CreatedEndpoint(EndpointOut):
+    secret: str = Field(
+        description="The signing secret (whsec_...): shown once. Verify each delivery's "
+        "webhook-signature as the Standard Webhooks specification describes."
+    )
+
+
+class EndpointList(BaseModel):
+    tenant_id: str
+    endpoints: list[EndpointOut]
+
+
+class AttemptOut(BaseModel):
+    event_id: str = Field(description="The webhook-id sent: the same on every retry")
+    attempt: int
+    attempted_at: datetime
+    status_code: int | None = Field(description="The receiver's; none when it never answered")
+    outcome: str = Field(description="delivered or failed")
+    error: str | None
+    duration_ms: float
+
+
+class DeliveryLog(BaseModel):
+    endpoint_id: str
+    attempts: list[AttemptOut]
+
+
+def _out(e: WebhookEndpoint) -> dict:
+    return {
+        "id": e.id,
+        "url": e.url,
+        "event_types": e.event_types,
+        "description": e.description,
+        "created_at": e.created_at,
+        "disabled_at": e.disabled_at,
+        "disabled_reason": e.disabled_reason,
+    }
+
+
+def _actor(principal: Principal) -> str:
+    return f"key:{principal.key_id}" if principal.key_id else f"client:{principal.client_id}"
+
+
+def _not_found(exc: NotFound) -> ApiError:
+    return ApiError(404, exc.code, str(exc))
+
+
+@router.post(
+    "",
+    status_code=201,
+    response_model=CreatedEndpoint,
+    responses=error_responses(401, 413, 422, 429),
+    summary="Register a webhook endpoint (its signing secret is in this answer only)",
+)
+def register(services: ServicesDep, principal: PrincipalDep, body: EndpointIn) -> CreatedEndpoint:
+    try:
+        with Session(services.metadata_engine, expire_on_commit=False) as session:
+            endpoint = create_endpoint(
+                session,
+                principal.tenant_id,
+                body.url,
+                event_types=body.event_types,
+                description=body.description,
+                actor=_actor(principal),
+                allowed_networks=services.settings.webhook_private_networks,
+            )
+    except TollgateError as exc:
+        raise ApiError(422, exc.code, str(exc)) from None
+    return CreatedEndpoint(**_out(endpoint), secret=endpoint.secret)
+
+
+@router.get(
+    "",
+    response_model=EndpointList,
+    responses=error_responses(401, 429),
+    summary="Your active webhook endpoints",
+)
+def list_endpoints(services: ServicesDep, principal: PrincipalDep) -> EndpointList:
+    with Session(services.metadata_engine) as session:
+        rows = active_endpoints(session, principal.tenant_id)
+        return EndpointList(
+            tenant_id=principal.tenant_id, endpoints=[EndpointOut(**_out(e)) for e in rows]
+        )
+
+
+@router.get(
+    "/{endpoint_id}",
+    response_model=EndpointOut,
+    responses=error_responses(401, 404, 422, 429),
+    summary="One of your webhook endpoints",
+)
+def get_one(services: ServicesDep, principal: PrincipalDep, endpoint_id: EndpointId) -> EndpointOut:
+    try:
+        with Session(services.metadata_engine) as session:
+            return EndpointOut(**_out(get_endpoint(session, principal.tenant_id, endpoint_id)))
+    except NotFound as exc:
+        raise _not_found(exc) from None
+
+
+@router.delete(
+    "/{endpoint_id}",
+    status_code=204,
+    response_class=Response,
+    responses=error_responses(401, 404, 422, 429),
+    summary="Stop sending to a webhook endpoint (its delivery log stays)",
+)
+def delete(services: ServicesDep, principal: PrincipalDep, endpoint_id: EndpointId) -> Response:
+    try:
+        with Session(services.metadata_engine) as session:
+            delete_endpoint(session, principal.tenant_id, endpoint_id, _actor(principal))
+    except NotFound as exc:
+        raise _not_found(exc) from None
+    return Response(status_code=204)
+
+
+@router.get(
+    "/{endpoint_id}/deliveries",
+    response_model=DeliveryLog,
+    responses=error_responses(401, 404, 422, 429),
+    summary="The endpoint's delivery log: every attempt, newest first",
+)
+def deliveries(
+    services: ServicesDep,
+    principal: PrincipalDep,
+    endpoint_id: EndpointId,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> DeliveryLog:
+    try:
+        with Session(services.metadata_engine) as session:
+            rows = delivery_log(session, principal.tenant_id, endpoint_id, limit)
+            attempts = [
+                AttemptOut(
+                    event_id=a.event_id,
+                    attempt=a.attempt,
+                    attempted_at=a.attempted_at,
+                    status_code=a.status_code,
+                    outcome=a.outcome,
+                    error=a.error,
+                    duration_ms=a.duration_ms,
+                )
+                for a in rows
+            ]
+    except NotFound as exc:
+        raise _not_found(exc) from None
+    return DeliveryLog(endpoint_id=endpoint_id, attempts=attempts)
