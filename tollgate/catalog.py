@@ -75,7 +75,7 @@ class AvailabilityCredit(_Strict):
 class CreditPolicy(_Strict):
     """What a buyer is credited when a product misses its SLA (tollgate.billing.credits).
 
-    `stale`: a delivery made at or past the product's freshness SLA is credited in full;
+    `stale`: a delivery made over the product's freshness SLA is credited in full;
     `degraded`: so is one made while the quality gate held the product degraded (or stale);
     `availability`: the largest percent whose `below` the month's availability is under."""
 

@@ -3,7 +3,7 @@
 The catalog states each product's credit policy (`tollgate.catalog.CreditPolicy`). Per
 tenant and product of a month, billing computes from the delivery trail and the request log:
 - a delivery credit: every charged delivery made while the product was stale (its freshness
-  at delivery at or past the product's freshness SLA, or its quality status `stale`) or
+  at delivery over the product's freshness SLA, as tollgate.status decides stale) or
   degraded is credited in full, the sum of those deliveries' recorded amounts. Evidence:
   how many deliveries and units, the UTC hours they fell in, the snapshot versions served;
 - an availability credit: the month's availability to the tenant (the share of its active
@@ -59,10 +59,10 @@ def _utc_text(engine: Engine, column, pg_format: str, width: int) -> ColumnEleme
 
 
 def stale_condition(catalog: Catalog) -> ColumnElement[bool]:
-    """A ledger record delivered at or past its product's freshness SLA, or while stale."""
+    """A ledger record delivered over its product's freshness SLA, or while stale."""
     sla = case(*((_L.product_id == p.id, p.freshness_sla_seconds) for p in catalog.products))
     return or_(
-        and_(_L.freshness_seconds.is_not(None), _L.freshness_seconds >= sla),
+        and_(_L.freshness_seconds.is_not(None), _L.freshness_seconds > sla),
         _L.quality_status == "stale",
     )
 
