@@ -45,6 +45,11 @@ COMMANDS = {
         "Show tenants' invoices and trace their lines to deliveries.",
     ),
     "audit": ("tollgate.commands.audit", "app", "Read the audit log, with filters."),
+    "pricing": (
+        "tollgate.commands.pricing",
+        "app",
+        "Replay a past month against a proposed catalog: revenue and refusals per tenant.",
+    ),
     "webhooks": (
         "tollgate.commands.webhooks",
         "app",

@@ -51,7 +51,7 @@ AVAILABILITY_SCHEMA = {
 _L, _R = UsageRecord, RequestLogEntry
 
 
-def _utc_text(engine: Engine, column, pg_format: str, width: int) -> ColumnElement[str]:
+def utc_text(engine: Engine, column, pg_format: str, width: int) -> ColumnElement[str]:
     """A UTC timestamp column cut to 'YYYY-MM-DD HH' (width 13) or '... HH:MI' (16)."""
     if engine.dialect.name == "postgresql":
         return func.to_char(func.timezone("UTC", column), pg_format)
@@ -78,7 +78,7 @@ def read_credited_deliveries(
     product, condition, UTC hour and snapshot version, net of reversals."""
     stale = case((stale_condition(catalog), True), else_=False).label("is_stale")
     degraded = case((degraded_condition(), True), else_=False).label("is_degraded")
-    hour = _utc_text(engine, _L.occurred_at, "YYYY-MM-DD HH24", 13).label("hour")
+    hour = utc_text(engine, _L.occurred_at, "YYYY-MM-DD HH24", 13).label("hour")
     query = (
         select(
             _L.tenant_id,
@@ -104,7 +104,7 @@ def read_credited_deliveries(
 def read_availability(engine: Engine, start: date, end: date) -> pl.DataFrame:
     """Per tenant and product over days [start, end): the minutes it called the product
     (active) and those in which every answer was a 5xx (down), from the request log."""
-    minute = _utc_text(engine, _R.occurred_at, "YYYY-MM-DD HH24:MI", 16).label("minute")
+    minute = utc_text(engine, _R.occurred_at, "YYYY-MM-DD HH24:MI", 16).label("minute")
     per_minute = (
         select(
             _R.tenant_id,
