@@ -128,6 +128,7 @@ def test_every_platform_process_is_a_valid_command(env):
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(900)  # the whole platform up, then its first billing and SLA runs
 def test_demo_runs_the_platform_prints_working_calls_and_stops_cleanly_on_ctrl_c(env):
     """The whole `make demo` path: set up, supervise the three lanes, print a live lookup
     that answers as printed, then stop everything on Ctrl-C."""

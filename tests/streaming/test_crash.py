@@ -127,6 +127,7 @@ def test_sigterm_exits_0_after_a_final_snapshot_and_the_restart_ends_exact(tmp_p
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(600)  # several kill-and-restart rounds: over 300 s on a busy machine
 def test_kill_9_at_random_points_changes_nothing(tmp_path):
     source = _source(tmp_path, 250_000)
     clean = _clean_run(tmp_path, source)
