@@ -55,6 +55,11 @@ COMMANDS = {
         "app",
         "Register tenants' webhook endpoints for usage alerts and read their delivery logs.",
     ),
+    "portal": (
+        "tollgate.commands.portal",
+        "app",
+        "Sign in to the portal's seller view (revenue, margins, flagged tenants).",
+    ),
     "subscriptions": (
         "tollgate.commands.contracts",
         "subscriptions",

@@ -8,19 +8,24 @@ from __future__ import annotations
 
 import re
 import time
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from apiworld import auth, behavior_row, risk_row
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
+from typer.testing import CliRunner
 
 from api.portal.chart import usage_chart
 from api.portal.pdf import LINES_PER_PAGE, render_pdf
 from tollgate.billing import invoice_month
+from tollgate.billing.costs import CostRates
+from tollgate.billing.jobs import attribute_costs, margin_month, rollup_days
+from tollgate.cli import app as cli
 from tollgate.clock import utcnow
 from tollgate.db.models import ApiKey, UsageRecord
 from tollgate.keys import parse_api_key
+from tollgate.usage import Delivery, write_deliveries
 
 BEHAVIOR = "customer-behavior-daily"
 _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -209,3 +214,59 @@ def test_a_live_query_is_the_live_routes_answer_and_bad_input_is_shown(client, w
     assert bad.status_code == 403 and "region_not_allowed" in bad.text
     premium = client.post("/portal/query", data={**form, "product": "market-trends"})
     assert premium.status_code == 403 and "available in: premium" in premium.text
+
+
+OCT = datetime(2026, 10, 5, 12, tzinfo=UTC)
+
+
+def test_seller_view_shows_revenue_margins_and_flags(client, world, api_settings, monkeypatch):
+    paying, _ = world.tenant("standard")
+    trial, trial_key = world.tenant("trial")
+    deliveries = [
+        Delivery(f"{paying}:{i}", paying, "transaction-risk", "query", 1, 800, 5.0, "", OCT)
+        for i in range(4)
+    ] + [
+        Delivery(
+            f"{trial}:{i}",
+            trial,
+            "transaction-risk",
+            "query",
+            1,
+            800,
+            5.0,
+            "",
+            OCT,
+            unit_price_micros=0,
+            price_basis="trial",
+        )  # fmt: skip
+        for i in range(2)
+    ]
+    write_deliveries(world.meta, deliveries)
+    rates = CostRates.from_settings(api_settings)
+    rollup_days(world.meta, OCT.date(), OCT.date() + timedelta(days=1))
+    attribute_costs(world.meta, rates, OCT.date())
+    invoice_month(world.meta, world.catalog, "2026-10")
+    margin_month(world.meta, rates, "2026-10")
+
+    monkeypatch.setenv("TOLLGATE_DATA_DIR", str(api_settings.data_dir))
+    out = CliRunner().invoke(cli, ["portal", "admin-link", "--base-url", "http://testserver"])
+    assert out.exit_code == 0, out.output
+    link = out.output.split()[0]
+    # A buyer's session does not open the seller's view; a forged link does not either.
+    sign_in(client, api_key=trial_key)
+    assert client.get("/portal/admin").status_code == 404
+    assert client.get(link[:-3] + "abc").status_code == 403
+    assert client.get(link, follow_redirects=False).headers["location"] == "/portal/admin"
+    page = client.get("/portal/admin")
+    assert page.status_code == 200
+    revenue = page.text.split('id="revenue"')[1].split("</table>")[0]
+    assert "transaction-risk" in revenue and "$6.00" in revenue  # 4 x $1.50
+    margins = page.text.split('id="margins"')[1].split("</table>")[0]
+    rows = {r.split("<th")[1].split(">")[1].split("<")[0]: r for r in margins.split("<tr")[2:]}
+    assert "flagged" in rows[trial] and "no revenue" in rows[trial]
+    assert "flagged" not in rows[paying] and "$6.00" in rows[paying]
+    # The seller sees no buyer pages, and signs out like a buyer.
+    assert client.get("/portal/keys", follow_redirects=False).status_code == 303
+    form = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+    client.post("/portal/logout", data={"csrf_token": form})
+    assert client.get("/portal/admin").status_code == 404
