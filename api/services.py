@@ -78,7 +78,7 @@ class Services:
         credentials = CredentialStore(metadata_engine, settings)
         counters = make_storage(settings.redis_url, settings.data_dir / "ratelimits")
         lake = Lake.from_settings(settings)
-        return cls(
+        services = cls(
             settings=settings,
             catalog=catalog,
             metadata_engine=metadata_engine,
@@ -100,6 +100,8 @@ class Services:
             sharing=SharedSnapshots(lake),
             alerts=UsageAlerts(metadata_engine, settings, catalog),
         )
+        metrics.watch_products(catalog.products, services.status)
+        return services
 
     async def point_read(self, read: Callable[..., Any], *args: object) -> Any:
         """Run `read`, a request's few single-row reads, on the event loop when the stores are

@@ -16,7 +16,7 @@ from types import ModuleType
 import yaml
 from prometheus_client.metrics import MetricWrapperBase
 
-from api.metrics import ApiMetrics
+from api.metrics import ApiMetrics, ProductFreshness
 from streaming import metrics as stream_metrics
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -64,6 +64,9 @@ def exposed_series() -> dict[str, frozenset[str]]:
     """
     metrics = [*vars(ApiMetrics()).values(), *vars(stream_metrics).values()]
     series: dict[str, frozenset[str]] = {"up": TARGET_LABELS}
+    # Decided at each scrape by a collector of the API, not a metric object.
+    for name, labels in ProductFreshness.SERIES.items():
+        series[name] = TARGET_LABELS | frozenset(labels)
     for metric in metrics:
         if not isinstance(metric, MetricWrapperBase):
             continue

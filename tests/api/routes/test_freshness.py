@@ -142,3 +142,35 @@ def test_a_cached_answer_is_kept_no_longer_than_the_sla_allows(client, app, worl
     for _ in range(2):
         r = client.get(f"/v1/live/{RISK}", headers=auth(other))
         assert r.headers["X-Cache"] == "miss" and r.json()["metadata"]["status"] == "stale"
+
+
+def test_metrics_measure_every_products_age_from_its_watermark(client, world):
+    """Scraped from the API, so it keeps growing when the stream lane is gone, and batch
+    products have it too."""
+    _backfill(world, date(2013, 6, 1))
+    world.watermark(RISK, utcnow() - timedelta(seconds=42))
+    metrics = {
+        line.split(" ")[0]: float(line.split(" ")[1])
+        for line in client.get("/metrics").text.splitlines()
+        if line.startswith("tollgate_product_")
+    }
+    risk = metrics['tollgate_product_freshness_seconds{lane="live",product="transaction-risk"}']
+    assert 42 <= risk < 50
+    behavior = 'tollgate_product_freshness_seconds{lane="batch",product="customer-behavior-daily"}'
+    assert metrics[behavior] > 13 * 365 * 86400
+    assert (
+        metrics['tollgate_product_status{lane="live",product="transaction-risk",status="stale"}']
+        == 1
+    )
+    assert (
+        metrics['tollgate_product_status{lane="live",product="transaction-risk",status="healthy"}']
+        == 0
+    )
+    # No watermark yet: its age is unknown (no sample), its status stale.
+    assert not any("customer-journey-insights" in k and "freshness" in k for k in metrics)
+    assert (
+        metrics[
+            'tollgate_product_status{lane="live",product="customer-journey-insights",status="stale"}'
+        ]
+        == 1
+    )
