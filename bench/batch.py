@@ -118,7 +118,7 @@ def run_graph(data_dir: Path) -> dict:
     finished = max(end for _, end in steps.values())
     lake = Lake.from_settings(settings)
     rows = {
-        p.source: lake.read_manifest(p.id, lake.current_version(p.id))["row_count"]
+        p.source: lake.read_manifest(p.id, lake.current_version(p.id)).row_count
         for p in load_catalog(settings.catalog_path).batch_products()
     }
     return {
