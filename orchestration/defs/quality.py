@@ -1,4 +1,5 @@
-"""The quality gate: a blocking Great Expectations check on each sold mart.
+"""The quality gate: a blocking Great Expectations check on each sold mart, run in the
+warehouse (GX's SQL datasource on DuckDB) rather than on rows copied out of it.
 
 A failed gate stops the product's publish step, so the previous snapshot stays current,
 and records in product_status why the next version was refused.
@@ -10,9 +11,9 @@ from datetime import UTC, datetime
 import dagster as dg
 
 from orchestration.defs.resources import TollgateResource
-from orchestration.lib.quality import QualityVerdict, evaluate, rule_columns
+from orchestration.lib.quality import QualityVerdict, evaluate
 from orchestration.lib.status import record_status
-from orchestration.lib.warehouse import MartMismatch, mart_relation, warehouse_reader
+from orchestration.lib.warehouse import MartMismatch, warehouse_reader
 from tollgate.catalog import Product, get_catalog
 from tollgate.manifest import newest_data_time
 
@@ -46,8 +47,7 @@ def build_quality_gate(product: Product) -> dg.AssetChecksDefinition:
     def quality_gate(tollgate: TollgateResource) -> dg.AssetCheckResult:
         settings = tollgate.settings()
         try:
-            with warehouse_reader(settings.warehouse_path) as conn:
-                frame = mart_relation(conn, product, rule_columns(product)).df()
+            verdict = evaluate(product, settings.warehouse_path)
         except MartMismatch as exc:
             _refuse(tollgate, product, str(exc))
             return dg.AssetCheckResult(
@@ -56,7 +56,6 @@ def build_quality_gate(product: Product) -> dg.AssetChecksDefinition:
                 description=str(exc),
                 metadata={"reason": str(exc)},
             )
-        verdict = evaluate(product, frame)
         if not verdict.passed:
             _refuse(tollgate, product, verdict.reason())
         return dg.AssetCheckResult(

@@ -1,16 +1,16 @@
 """The quality gate: Great Expectations 1.x suites built from a product's catalog rules.
 
 One expectation per rule (not_null, unique, ranges, accepted_values, min_rows), evaluated on
-a whole mart; the verdict carries, per rule, how many rows failed and a few sample keys, so
-a refused version says why.
+a whole mart where it lies: GX's SQL datasource on the warehouse file, so each rule is a
+query DuckDB answers and only the verdict leaves it. The verdict carries, per rule, how many
+rows failed and a few sample keys, so a refused version says why.
 """
 
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-
-import pandas as pd
+from pathlib import Path
 
 # Quality runs inside pipelines: no usage reporting from GX to the outside.
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
@@ -19,6 +19,8 @@ import great_expectations as gx  # noqa: E402
 import great_expectations.expectations as gxe  # noqa: E402
 from great_expectations.data_context.types.base import ProgressBarsConfig  # noqa: E402
 
+from orchestration.lib.warehouse import mart_relation, warehouse_reader  # noqa: E402
+from orchestration.lib.warehouse_sql import warehouse_url  # noqa: E402
 from tollgate.catalog import Product  # noqa: E402
 
 SAMPLE_SIZE = 5
@@ -84,54 +86,82 @@ def expectations_for(product: Product) -> list[tuple[str, gxe.Expectation]]:
     return rules
 
 
-def rule_columns(product: Product) -> list[str]:
-    """The columns the gate reads: the key (for failing samples) and those a rule names,
-    in the catalog's order; a mart's other columns never leave the warehouse for the gate."""
-    q = product.quality
-    named = {product.key_column, *q.not_null, *q.unique, *q.ranges, *q.accepted_values}
-    return [c for c in product.column_names if c in named]
+def evaluate(product: Product, warehouse_path: Path) -> QualityVerdict:
+    """Validate the product's mart in the warehouse against its suite.
 
-
-def evaluate(product: Product, frame: pd.DataFrame) -> QualityVerdict:
-    """Validate a mart's rows against the product's suite."""
-    rules = expectations_for(product)
+    Raises MartMismatch when the mart lacks a catalog column. Every rule is first checked
+    for pass or fail alone; only the rules that failed are asked again for their failing
+    count and sample keys, so a clean mart costs one pass of aggregate queries.
+    """
+    with warehouse_reader(warehouse_path) as conn:
+        mart_relation(conn, product, product.column_names)
+        row_count = conn.table(product.source).count("*").fetchall()[0][0]
     context = gx.get_context(mode="ephemeral")
     context.variables.progress_bars = ProgressBarsConfig(globally=False)
-    batch = (
-        context.data_sources.add_pandas(product.id)
-        .add_dataframe_asset(product.source)
-        .add_batch_definition_whole_dataframe("whole_mart")
-        .get_batch(batch_parameters={"dataframe": frame})
+    source = context.data_sources.add_sql(
+        product.id, connection_string=warehouse_url(warehouse_path)
     )
+    try:
+        batch = (
+            source.add_table_asset(product.source, table_name=product.source)
+            .add_batch_definition_whole_table("whole_mart")
+            .get_batch()
+        )
+        verdicts = _validate(
+            batch, product, expectations_for(product), {"result_format": "BOOLEAN_ONLY"}
+        )
+        failed = [name for name, passed in verdicts.items() if not passed]
+        details: dict[str, dict] = {}
+        if failed:
+            rules = [(n, e) for n, e in expectations_for(product) if n in failed]
+            result_format = {
+                "result_format": "SUMMARY",
+                "unexpected_index_column_names": [product.key_column],
+                "partial_unexpected_count": SAMPLE_SIZE,
+            }
+            details = _validate(batch, product, rules, result_format, detail=True)
+    finally:
+        # Pooled read-only connections would keep the next dbt build from locking the file.
+        source.get_execution_engine().close()
+        source.get_engine().dispose()
+    outcomes = [
+        _rule_result(name, passed, details.get(name, {}), product.key_column)
+        for name, passed in verdicts.items()
+    ]
+    return QualityVerdict(product_id=product.id, row_count=row_count, rules=outcomes)
+
+
+def _validate(batch, product: Product, rules, result_format: dict, detail: bool = False) -> dict:
+    """Per rule name, whether it passed (or, with `detail`, GX's result for it)."""
     for name, expectation in rules:
         expectation.meta = {"rule": name}
     suite = gx.ExpectationSuite(name=product.id, expectations=[e for _, e in rules])
-    result = batch.validate(
-        suite,
-        result_format={
-            "result_format": "COMPLETE",
-            "unexpected_index_column_names": [product.key_column],
-            "partial_unexpected_count": SAMPLE_SIZE,
-        },
-    )
-    outcomes = [
-        _rule_result(r.expectation_config.meta["rule"], r.success, r.result, product.key_column)
-        for r in result.results
-    ]
-    return QualityVerdict(product_id=product.id, row_count=len(frame), rules=outcomes)
+    results = {}
+    for r in batch.validate(suite, result_format=result_format).results:
+        name = r.expectation_config.meta["rule"]
+        errors = _errors(r.exception_info or {})
+        if errors:
+            raise RuntimeError(f"{product.id}: rule {name} could not be evaluated: {errors[0]}")
+        results[name] = r.result if detail else bool(r.success)
+    return results
+
+
+def _errors(info: dict) -> list[str]:
+    """GX's exception messages for one result: one entry, or one per metric that failed."""
+    entries = [info] if "raised_exception" in info else list(info.values())
+    return [str(e.get("exception_message")) for e in entries if e.get("raised_exception")]
 
 
 def _rule_result(name: str, success: bool, detail: dict, key_column: str) -> RuleResult:
     if name == "min_rows":
         return RuleResult(name, bool(success), 0 if success else 1, [])
-    samples = [_plain(row.get(key_column)) for row in (detail.get("unexpected_index_list") or [])][
-        :SAMPLE_SIZE
-    ]
+    rows = detail.get("partial_unexpected_index_list") or []
+    samples = [_plain(row.get(key_column)) for row in rows][:SAMPLE_SIZE]
     return RuleResult(name, bool(success), int(detail.get("unexpected_count") or 0), samples)
 
 
 def _plain(value: object) -> object:
-    """JSON-friendly sample keys (GX hands back numpy scalars, and NaN for nulls)."""
+    """JSON-friendly sample keys (dates and decimals as strings, NaN as null)."""
     if hasattr(value, "item"):
         value = value.item()
     if value is None or (isinstance(value, float) and value != value):

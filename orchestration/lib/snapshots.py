@@ -44,19 +44,31 @@ def build_manifest(
 ) -> SnapshotManifest:
     """The manifest the API and exports read beside every snapshot's data.parquet; its
     watermark is the newest value of the product's time column in the data written."""
-    newest = pc.max(pq.read_table(data_file, columns=[product.time_column]).column(0)).as_py()
+    metadata = pq.ParquetFile(data_file).metadata
     return SnapshotManifest(
         product_id=product.id,
         version=version,
         schema_version=product.schema_version.version,
-        row_count=pq.ParquetFile(data_file).metadata.num_rows,
+        row_count=metadata.num_rows,
         checksum=file_checksum(data_file),
         source_partitions=sorted(source_partitions),
         quality=quality,
         created_at=created_at,
-        watermark_at=newest_data_time(newest, built_at or created_at),
+        watermark_at=newest_data_time(
+            newest_value(data_file, metadata, product.time_column), built_at or created_at
+        ),
         columns=[ManifestColumn(name=c.name, type=c.type) for c in product.columns],
     )
+
+
+def newest_value(data_file: Path, metadata: pq.FileMetaData, column: str) -> object:
+    """The largest value of `column` in the file, from its row groups' statistics (no rows
+    read); from the column itself when a row group has none. None for no rows."""
+    index = metadata.schema.to_arrow_schema().get_field_index(column)
+    stats = [metadata.row_group(g).column(index).statistics for g in range(metadata.num_row_groups)]
+    if all(s is not None and s.has_min_max for s in stats):
+        return max((s.max for s in stats), default=None)
+    return pc.max(pq.read_table(data_file, columns=[column]).column(0)).as_py()
 
 
 def publish_snapshot(

@@ -19,8 +19,11 @@ LOCK_RETRIES = 20
 LOCK_WAIT_SECONDS = 0.5
 
 
-@contextmanager
-def warehouse_reader(path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
+def open_read_only(path: Path | str) -> duckdb.DuckDBPyConnection:
+    """A read-only connection to the warehouse in UTC, waiting out a writer's lock.
+
+    Every reader in a process opens the file with this same configuration: DuckDB refuses
+    a second connection to one file with a different one."""
     for attempt in range(LOCK_RETRIES):
         try:
             conn = duckdb.connect(str(path), read_only=True)
@@ -29,8 +32,14 @@ def warehouse_reader(path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
             if attempt == LOCK_RETRIES - 1:
                 raise
             time.sleep(LOCK_WAIT_SECONDS)
+    conn.execute("SET TimeZone = 'UTC'")
+    return conn
+
+
+@contextmanager
+def warehouse_reader(path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
+    conn = open_read_only(path)
     try:
-        conn.execute("SET TimeZone = 'UTC'")
         yield conn
     finally:
         conn.close()

@@ -1,11 +1,15 @@
-"""The GX gate built from catalog rules, one rule at a time."""
+"""The GX gate built from catalog rules, one rule at a time, run on a warehouse file."""
 
 from __future__ import annotations
 
-import pandas as pd
+import duckdb
+import pyarrow as pa
 import pytest
+import sqlalchemy as sa
 
-from orchestration.lib.quality import evaluate, expectations_for, rule_columns
+from orchestration.lib.quality import evaluate, expectations_for
+from orchestration.lib.warehouse import MartMismatch, warehouse_reader
+from orchestration.lib.warehouse_sql import warehouse_url
 from tollgate.catalog import Product
 
 PRODUCT = Product.model_validate(
@@ -42,6 +46,24 @@ GOOD = {
 }
 
 
+@pytest.fixture
+def mart(tmp_path):
+    """Build fct_widgets from columns of values in a fresh warehouse file; its path."""
+    count = 0
+
+    def build(columns: dict):
+        nonlocal count
+        count += 1
+        path = tmp_path / f"warehouse-{count}.duckdb"
+        rows = pa.table(columns)
+        with duckdb.connect(str(path)) as conn:
+            conn.register("rows", rows)
+            conn.execute("create table fct_widgets as select * from rows")
+        return path
+
+    return build
+
+
 def test_suite_has_one_expectation_per_rule():
     assert [name for name, _ in expectations_for(PRODUCT)] == [
         "not_null:widget_id",
@@ -53,8 +75,8 @@ def test_suite_has_one_expectation_per_rule():
     ]
 
 
-def test_clean_rows_pass():
-    verdict = evaluate(PRODUCT, pd.DataFrame(GOOD))
+def test_clean_rows_pass(mart):
+    verdict = evaluate(PRODUCT, mart(GOOD))
     assert verdict.passed and verdict.row_count == 3 and verdict.reason() == ""
 
 
@@ -67,8 +89,8 @@ def test_clean_rows_pass():
         ("level", ["low", "medium", "low"], "accepted_values:level", 1, ["b"]),
     ],
 )
-def test_each_rule_reports_failing_count_and_sample_keys(column, values, rule, count, sample):
-    verdict = evaluate(PRODUCT, pd.DataFrame({**GOOD, column: values}))
+def test_each_rule_reports_failing_count_and_sample_keys(mart, column, values, rule, count, sample):
+    verdict = evaluate(PRODUCT, mart({**GOOD, column: values}))
     assert not verdict.passed
     [failed] = verdict.failed
     assert (failed.rule, failed.failing_count, failed.sample) == (rule, count, sample)
@@ -76,19 +98,44 @@ def test_each_rule_reports_failing_count_and_sample_keys(column, values, rule, c
     assert verdict.as_dict()["checks"][rule]["passed"] is False
 
 
-def test_too_few_rows_fails_min_rows():
-    verdict = evaluate(PRODUCT, pd.DataFrame({k: v[:1] for k, v in GOOD.items()}))
+def test_too_few_rows_fails_min_rows(mart):
+    verdict = evaluate(PRODUCT, mart({k: v[:1] for k, v in GOOD.items()}))
     assert [r.rule for r in verdict.failed] == ["min_rows"]
 
 
-def test_gate_reads_only_the_key_and_rule_columns():
+def test_unruled_columns_do_not_change_the_verdict(mart):
     unruled = PRODUCT.model_copy(
         update={"columns": [*PRODUCT.columns, PRODUCT.columns[2].model_copy(update={"name": "n"})]}
     )
-    assert rule_columns(unruled) == ["widget_id", "day", "score", "level"]
-    # Verdicts on the pruned frame equal verdicts on the whole one.
-    frame = pd.DataFrame({**GOOD, "n": [1.0, 2.0, 3.0]})
-    frame.loc[1, "score"] = 7.0
-    whole, pruned = evaluate(unruled, frame), evaluate(unruled, frame[rule_columns(unruled)])
-    assert whole.as_dict() == pruned.as_dict()
-    assert whole.failed[0].rule == "range:score"
+    bad = {**GOOD, "score": [0.0, 7.0, 1.0]}
+    whole, ruled = (
+        evaluate(unruled, mart({**bad, "n": [1.0, 2.0, 3.0]})),
+        evaluate(PRODUCT, mart(bad)),
+    )
+    assert whole.as_dict() == ruled.as_dict()
+    assert [(r.rule, r.sample) for r in whole.failed] == [("range:score", ["b"])]
+
+
+def test_a_mart_without_a_catalog_column_is_refused_by_name(mart):
+    with pytest.raises(MartMismatch, match="'level'"):
+        evaluate(PRODUCT, mart({k: v for k, v in GOOD.items() if k != "level"}))
+
+
+def test_the_gate_reads_the_warehouse_read_only_beside_other_readers(mart):
+    """GX's connection is opened like every warehouse reader's (DuckDB refuses two
+    configurations on one file in a process), returns rows, and cannot write."""
+    path = mart(GOOD)
+    with warehouse_reader(path) as reader:
+        assert evaluate(PRODUCT, path).passed
+        assert reader.table("fct_widgets").count("*").fetchall() == [(3,)]
+    engine = sa.create_engine(warehouse_url(path))
+    with engine.connect() as conn:
+        rows = conn.execute(sa.text("select widget_id from fct_widgets order by 1"))
+    # Fetched after the connection went back to the pool, as GX's SQL engine does.
+    assert rows.fetchall() == [("a",), ("b",), ("c",)]
+    with engine.connect() as conn, pytest.raises(sa.exc.DBAPIError, match="read-only"):
+        conn.execute(sa.text("create table t (i int)"))
+    engine.dispose()
+    # No connection outlives the gate: the next dbt build can take the file's write lock.
+    with duckdb.connect(str(path)) as writer:
+        writer.execute("create table t (i int)")

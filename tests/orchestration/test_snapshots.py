@@ -87,6 +87,26 @@ def test_the_watermark_is_the_newest_data_time_not_the_publish_time(settings):
     assert empty.watermark_at is None
 
 
+def test_the_watermark_is_read_from_row_group_statistics_or_else_the_column(settings):
+    """Several row groups: the newest day is in the last one. Without statistics the
+    manifest reads the column and says the same."""
+    lake = Lake.from_settings(settings)
+    quality = {"passed": True, "checks": {}}
+
+    def days(**options):
+        def write(path):
+            columns = {c: pa.nulls(4, pa.string()) for c in PRODUCT.column_names}
+            newest = [date(2026, 11, d) for d in (3, 1, 20, 2)]
+            columns[PRODUCT.time_column] = pa.array(newest, pa.date32())
+            pq.write_table(pa.table(columns), path, row_group_size=1, **options)
+
+        return write
+
+    with_stats = publish_snapshot(lake, PRODUCT, days(), [], quality, now=NOW)
+    without = publish_snapshot(lake, PRODUCT, days(write_statistics=False), [], quality, now=NOW)
+    assert with_stats.watermark_at == without.watermark_at == datetime(2026, 11, 21, tzinfo=UTC)
+
+
 def test_failed_write_leaves_no_version_and_current_unchanged(settings):
     lake = Lake.from_settings(settings)
     publish_snapshot(lake, PRODUCT, _writer(2), ["2026-11-20"], {"passed": True, "checks": {}})
