@@ -76,6 +76,7 @@ def batch_calls(base: str, keys: dict[str, str], product_id: str) -> str:
         f'-d \'{{"product_id":"{product_id}","format":"csv"}}\' {base}/v1/exports'
     )
     download = f"curl -sf {auth} -o export.csv {base}/v1/exports/$EXPORT_ID/download"
+    table = f"{CALLER}.share#{CALLER}.batch.{product_id}"
     return f"""
 Batch products are published. Try:
 
@@ -84,6 +85,9 @@ Batch products are published. Try:
   # a CSV export: create it, wait until it is ready, download it to export.csv
   EXPORT_ID=$({create} | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
   until {download}; do sleep 1; done; wc -l export.csv
+  # the same rows in pandas over Delta Sharing (needs `pip install delta-sharing`)
+  curl -s {auth} {base}/v1/sharing/profile > {CALLER}.share
+  python3 -c 'import delta_sharing as d; print(d.load_as_pandas("{table}"))'
   # what these calls cost you so far
   curl -s {auth} {base}/v1/usage
 """
