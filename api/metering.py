@@ -19,7 +19,7 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 
 import anyio
@@ -210,8 +210,8 @@ class SubscriptionMeter:
     window's record with its units so far, and waits until that is durable: a kill -9 loses
     nothing sent, and a record rewritten as its window grows is still one record. A write
     cancelled before it went out (the client left) is voided by a reversal of its units.
-    Each window records the trail `describe` gives when the window opens (the watermark and
-    quality status then), read off the event loop."""
+    Each window records the trail `describe` awaits when the window opens (the watermark and
+    quality status then)."""
 
     def __init__(
         self,
@@ -220,7 +220,7 @@ class SubscriptionMeter:
         route: str,
         request_id: str,
         terms: Terms = LIST,
-        describe: Callable[[], Trail] | None = None,
+        describe: Callable[[], Awaitable[Trail]] | None = None,
     ) -> None:
         self.tenant_id, self.product_id, self.route = tenant_id, product_id, route
         self.terms = terms
@@ -243,7 +243,7 @@ class SubscriptionMeter:
             self.window, self.window_started = self.window + 1, now
             self.units = self.bytes = 0
             if self.describe is not None:
-                self.trail = await asyncio.to_thread(self.describe)
+                self.trail = await self.describe()
         self.units += messages
         self.bytes += nbytes
         receipt = record_delivery(

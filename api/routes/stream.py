@@ -109,7 +109,8 @@ async def _events(
         ROUTE,
         request.state.request_id,
         request.state.terms,
-        describe=lambda: _trail(services, product, sub),
+        # Cached reads: on the loop with local stores, else in a thread (Services.point_read).
+        describe=lambda: services.point_read(_trail, services, product, sub),
     )
     next_check = time.monotonic() + CONTRACT_CHECK_SECONDS
     try:

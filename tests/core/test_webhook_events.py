@@ -32,18 +32,31 @@ from webhookkit import Receiver  # noqa: E402
 LOOPBACK = ["127.0.0.0/8"]
 
 
-@pytest.fixture
-def db(settings):
+def _database(settings, url: str):
     settings.webhook_private_networks = LOOPBACK
     settings.webhook_retry_seconds = [1, 1]
     settings.webhook_timeout_seconds = 0.5
-    upgrade(settings.metadata_db_url)
-    engine = make_engine(settings.metadata_db_url)
+    upgrade(url)
+    engine = make_engine(url)
     with Session(engine) as session:
         for tenant, tier in (("acme", "standard"), ("initech", "premium"), ("hooli", "trial")):
             session.add(Tenant(id=tenant, name=tenant, tier=tier))
         session.commit()
     return engine, settings
+
+
+@pytest.fixture
+def db(settings):
+    return _database(settings, settings.metadata_db_url)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def any_db(request, settings):
+    """The metadata DB on SQLite and on PostgreSQL (whose upserts differ)."""
+    url = settings.metadata_db_url
+    if request.param == "postgres":
+        url = request.getfixturevalue("postgres_url")
+    return _database(settings, url)
 
 
 def _endpoint(engine, tenant: str, url: str, types=None) -> str:
@@ -59,8 +72,8 @@ def _events(engine, tenant: str) -> list[str]:
         return sorted(conn.scalars(q.order_by(WebhookEvent.type)))
 
 
-def test_an_event_goes_once_to_each_endpoint_that_wants_it(db):
-    engine, _ = db
+def test_an_event_goes_once_to_each_endpoint_that_wants_it(any_db):
+    engine, _ = any_db
     everything = _endpoint(engine, "acme", "http://127.0.0.1:9/a")
     invoices_only = _endpoint(engine, "acme", "http://127.0.0.1:9/b", ["invoice.issued"])
     first = emit(engine, "acme", "usage.quota.80", {"x": 1}, "quota.80:2026-11")
@@ -116,8 +129,8 @@ def test_timeouts_gone_receivers_and_exhausted_retries_are_logged(db):
     assert states[gone_id] == states[failing_id] == "failed"
 
 
-def test_monthly_quota_and_spend_cap_thresholds_fire_once_a_month(db, settings):
-    engine, _ = db
+def test_monthly_quota_and_spend_cap_thresholds_fire_once_a_month(any_db, settings):
+    engine, _ = any_db
     raw = yaml.safe_load(settings.catalog_path.read_text())
     raw["tiers"]["standard"]["monthly_request_quota"] = 10
     raw["tiers"]["standard"]["monthly_spend_cap_usd"] = 15
