@@ -253,6 +253,19 @@ def test_invoice_lines_and_their_deliveries(visit):
     visit.page("deliveries")
 
 
+def test_register_a_webhook_and_read_its_log(visit):
+    visit.find("nav a[href='/portal/webhooks']").click()
+    visit.find("#webhook-url").send_keys("https://8.8.8.8/tollgate")
+    visit.find("input[value='usage.rate_limit.80']").click()
+    visit.find("#register-webhook").click()
+    assert visit.wait_for("#new-secret").text.startswith("whsec_")
+    visit.page("webhooks")
+    visit.find("#webhooks tbody a").click()
+    assert "Nothing sent yet" in visit.wait_for("#attempts").text
+    assert "usage.rate_limit.80" in visit.find("dl.facts").text
+    visit.page("webhook")
+
+
 def test_sign_out(visit):
     visit.find(".signout button").click()
     visit.wait_for("h1", "Sign in")

@@ -140,8 +140,17 @@ def test_every_page_of_one_tenant_is_404_to_another(app, client, world, api_sett
         f"/portal/invoices/{month}/invoice.pdf",
         f"/portal/invoices/{month}/lines/1",
     ]
+    hook = client.post(
+        "/portal/webhooks",
+        data={"csrf_token": a_token, "url": "https://8.8.8.8/hooks", "event_types": [
+            "usage.rate_limit.80", "invoice.issued"]},
+    )  # fmt: skip
+    assert hook.status_code == 201 and "whsec_" in hook.text
+    endpoint = re.search(r'href="(/portal/webhooks/we_[0-9a-f]+)"', hook.text).group(1)
+    pages.append(endpoint)
     for url in pages:
         assert client.get(url).status_code == 200, url
+    assert "Nothing sent yet" in client.get(endpoint).text
     assert "12 records exported" in client.get(f"/portal/invoices/{month}/lines/1").text
 
     b = TestClient(app)
@@ -150,13 +159,21 @@ def test_every_page_of_one_tenant_is_404_to_another(app, client, world, api_sett
         assert b.get(url).status_code == 404, url
     revoke = b.post(f"/portal/keys/{a_key_id}/revoke", data={"csrf_token": b_token})
     assert revoke.status_code == 404
+    assert b.post(f"{endpoint}/delete", data={"csrf_token": b_token}).status_code == 404
     # Nothing of A's shows on B's own pages either.
-    for url in ("/portal/keys", "/portal/exports", "/portal/invoices", "/portal/usage"):
+    for url in ("/portal/keys", "/portal/exports", "/portal/invoices", "/portal/usage",
+                "/portal/webhooks"):  # fmt: skip
         page = b.get(url)
         assert page.status_code == 200 and a_id not in page.text and a_key_id not in page.text
         assert export.rsplit("/", 1)[1] not in page.text
-    # A's key still works: B's attempt changed nothing.
+        assert endpoint.rsplit("/", 1)[1] not in page.text
+    # A's key and endpoint are still there: B's attempts changed nothing.
     assert client.get("/v1/products", headers=auth(a_key)).status_code == 200
+    assert client.get(endpoint).status_code == 200
+    # A removes its endpoint; the delivery log stays readable.
+    assert client.post(f"{endpoint}/delete", data={"csrf_token": a_token}).status_code == 200
+    assert endpoint not in client.get("/portal/webhooks").text
+    assert "disabled" in client.get(endpoint).text
 
 
 def test_usage_chart_stacks_each_days_products_to_scale():
