@@ -16,6 +16,7 @@ from orchestration.lib.status import record_status
 from orchestration.lib.warehouse import MartMismatch, warehouse_reader
 from tollgate.catalog import Product, get_catalog
 from tollgate.manifest import newest_data_time
+from tollgate.status import decide
 
 
 def mart_key(product: Product) -> dg.AssetKey:
@@ -93,11 +94,12 @@ def build_freshness_check(product: Product) -> dg.AssetChecksDefinition:
         with warehouse_reader(tollgate.settings().warehouse_path) as conn:
             newest = conn.table(product.source).max(product.time_column).fetchall()[0][0]
         now = datetime.now(UTC)
-        watermark = newest_data_time(newest, now)
-        lag = (now - watermark).total_seconds() if watermark is not None else None
+        state = decide(product, newest_data_time(newest, now), now)
+        lag = state.freshness_seconds
         return dg.AssetCheckResult(
-            passed=lag is not None and lag <= product.freshness_sla_seconds,
+            passed=state.within_sla,
             severity=dg.AssetCheckSeverity.WARN,
+            description=state.reason,
             metadata={"newest": str(newest), "lag_seconds": lag if lag is not None else -1},
         )
 
