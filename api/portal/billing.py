@@ -10,6 +10,7 @@ import math
 import time
 from collections import defaultdict
 from datetime import timedelta
+from decimal import Decimal
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request
@@ -22,7 +23,11 @@ from api.portal.session import Viewer, ViewerDep
 from api.portal.web import PortalRoute, price_text, render, usd_text
 from api.routes import invoices, usage
 from api.services import Services
+from tollgate.billing.invoices import month_bounds
+from tollgate.billing.ledger_reads import day_start
 from tollgate.clock import utcnow
+from tollgate.prices import MICROS
+from tollgate.webhooks.alerts import month_to_date
 
 router = APIRouter(prefix="/portal", route_class=PortalRoute, include_in_schema=False)
 Month = Annotated[str, Path(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")]
@@ -38,6 +43,28 @@ def headroom(services: Services, viewer: Viewer) -> dict:
         "limit": item.amount,
         "remaining": max(0, stats.remaining),
         "reset_seconds": max(0, math.ceil(stats.reset_time - time.time())),
+    }
+
+
+def monthly_budgets(services: Services, viewer: Viewer) -> dict | None:
+    """This month's requests and spend against the tier's quota and spend cap (the
+    thresholds usage webhooks warn at), or None when the tier sets neither."""
+    tier = services.catalog.tiers[viewer.principal.tier]
+    if not (tier.monthly_request_quota or tier.monthly_spend_cap_usd):
+        return None
+    start, end = month_bounds(f"{utcnow():%Y-%m}")
+    usage = month_to_date(services.metadata_engine, day_start(start), day_start(end))
+    requests, micros = usage.get(viewer.tenant_id, (0, 0))
+    spend = Decimal(micros) / MICROS
+    cap = Decimal(str(tier.monthly_spend_cap_usd)) if tier.monthly_spend_cap_usd else None
+    quota = tier.monthly_request_quota
+    return {
+        "requests": requests,
+        "quota": quota,
+        "quota_percent": round(100 * requests / quota, 1) if quota else None,
+        "spend_usd": spend,
+        "cap_usd": cap,
+        "cap_percent": round(float(100 * spend / cap), 1) if cap else None,
     }
 
 
@@ -61,6 +88,7 @@ async def usage_page(request: Request, viewer: ViewerDep, services: ServicesDep)
         chart=usage_chart(units, start, today),
         totals=dict(sorted(totals.items())),
         budget=await asyncio.to_thread(headroom, services, viewer),
+        monthly=await asyncio.to_thread(monthly_budgets, services, viewer),
         tier=tier,
         tier_name=viewer.principal.tier,
     )

@@ -287,3 +287,21 @@ def test_seller_view_shows_revenue_margins_and_flags(client, world, api_settings
     form = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
     client.post("/portal/logout", data={"csrf_token": form})
     assert client.get("/portal/admin").status_code == 404
+
+
+def test_usage_page_shows_the_month_against_the_tiers_quota_and_spend_cap(app, client, world):
+    world.snapshot(BEHAVIOR, [behavior_row(i) for i in range(12)])
+    tiers = app.state.services.catalog.tiers
+    tiers["standard"] = tiers["standard"].model_copy(
+        update={"monthly_request_quota": 40, "monthly_spend_cap_usd": 2.0}
+    )
+    _, key = world.tenant("standard")
+    token = sign_in(client, api_key=key)
+    assert 'id="monthly"' in client.get("/portal/usage").text
+    r = client.post("/portal/query", data={"csrf_token": token, "product": BEHAVIOR, "limit": "5"})
+    assert r.status_code == 200
+    _wait_for_ledger(world.meta, 1)
+    monthly = client.get("/portal/usage").text.split('id="monthly"')[1].split("</ul>")[0]
+    # One request of 40; 5 records at $0.10 of a $2 cap.
+    assert "<strong>1</strong> of the tier's 40 requests a month used (2.5%)" in monthly
+    assert "<strong>$0.50</strong> spent of the tier's $2.00 monthly spend cap (25.0%)" in monthly
