@@ -40,10 +40,11 @@ def cents(usd: Decimal) -> int:
 
 
 def usd_text(amount: Decimal) -> str:
-    """$1.50, $0.0005, $25,000.00: cents always, finer digits only when the price has them."""
-    text = f"{amount:,.6f}".rstrip("0")
+    """$1.50, $0.0005, $25,000.00, -$4.50 (a credit): cents always, finer digits only when
+    the price has them."""
+    text = f"{abs(amount):,.6f}".rstrip("0")
     whole, _, frac = text.partition(".")
-    return f"${whole}.{frac.ljust(2, '0')}"
+    return f"{'-' if amount < 0 else ''}${whole}.{frac.ljust(2, '0')}"
 
 
 def active_days(sub: ContractFee, start: date, end: date) -> list[date]:

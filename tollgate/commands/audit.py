@@ -92,4 +92,5 @@ def list_entries(
             json.dumps(e.details, default=str) if e.details else "",
         )
     show(table)
-    console.print(f"{len(rows)} entries" + (" (--limit reached)" if len(rows) == limit else ""))
+    noun = "entry" if len(rows) == 1 else "entries"
+    console.print(f"{len(rows)} {noun}" + (" (--limit reached)" if len(rows) == limit else ""))

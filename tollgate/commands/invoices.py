@@ -23,7 +23,7 @@ _MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 
 
 def _usd(cents: int) -> str:
-    return f"${cents / 100:,.2f}"
+    return f"{'-' if cents < 0 else ''}${abs(cents) / 100:,.2f}"
 
 
 @app.command("show")
