@@ -46,7 +46,8 @@ def table_name(product_id: str, schema_version: str | None = None) -> str:
 
 
 def shared_tables(services: Services, principal: Principal) -> list[str]:
-    """The tables of the batch products the tenant's tier and contracts let it read now."""
+    """The tables of the batch products the tenant's tier, contracts and residency let it
+    read now."""
     tier = services.catalog.tiers[principal.tier]
     now = utcnow()
     tables = []
@@ -55,8 +56,11 @@ def shared_tables(services: Services, principal: Principal) -> list[str]:
             continue
         try:
             services.contracts.terms_for(principal, product, "export")
+            view_of(services, principal, product, None, product.schema_version.version)
         except ApiError:
-            continue  # not bought, or a trial that ended: not in the share
+            # Not bought, a trial that ended, or data of regions the tenant may not
+            # receive: not in the share.
+            continue
         tables.append(table_name(product.id))
         current = product.schema_version.version
         for name, shape in product.shapes().items():

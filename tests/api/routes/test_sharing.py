@@ -16,7 +16,7 @@ import sys
 import threading
 import time
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
@@ -39,6 +39,7 @@ ROOT = Path(__file__).resolve().parents[3]
 CLIENT = Path(__file__).with_name("sharing_client.py")
 CLIENT_REQUIREMENTS = Path(__file__).with_name("sharing_client.txt")
 PRODUCT = "customer-behavior-daily"
+REGIONLESS = "transaction-insights-history"
 REGIONS = ["US-West", "US-East", "EU", "APAC"]
 
 
@@ -93,6 +94,11 @@ def shared(tmp_path_factory):
             "renames": {"spend": "spend_cents"},
         },
     ]
+    # And a product that holds every region in each row (no region column) under residency:
+    # not for a region-restricted tenant.
+    regionless = next(p for p in catalog["products"] if p["id"] == REGIONLESS)
+    regionless.pop("region_column")
+    regionless["residency"] = True
     (folder / "catalog.yaml").write_text(yaml.safe_dump(catalog, sort_keys=False))
     settings = Settings(
         data_dir=folder / "data", catalog_path=folder / "catalog.yaml", _env_file=None
@@ -106,6 +112,7 @@ def shared(tmp_path_factory):
         row["customer_day_id"] = f"{row['customer_id']}@{tomorrow.isoformat()}"
     world.snapshot(PRODUCT, rows[100:200], built_at=utcnow())
     world.snapshot(PRODUCT, rows, built_at=utcnow())
+    world.snapshot(REGIONLESS, [_insight_row(i) for i in range(30)], built_at=utcnow())
     app = create_app(settings)
     # Tests change contracts and revoke keys between requests (the TTLs have their tests).
     app.state.services.contracts.ttl_seconds = 0.0
@@ -127,6 +134,23 @@ def shared(tmp_path_factory):
 
 def base_url(port: int) -> str:
     return f"http://127.0.0.1:{port}"
+
+
+def _insight_row(i: int) -> dict:
+    return {
+        "transaction_id": f"tx-{i:05d}",
+        "customer_id": f"c-{i:04d}",
+        "region": REGIONS[i % 4],
+        "transaction_date": date(2026, 11, 1 + i % 3),
+        "transacted_at": datetime(2026, 11, 1 + i % 3, 12, i, tzinfo=UTC),
+        "amount_cents": 1000 + i,
+        "merchant_category": "books",
+        "card_region": "EU",
+        "is_geo_mismatch": i % 2 == 0,
+        "amount_vs_customer_median": 1.5,
+        "risk_score": 0.1,
+        "is_confirmed_fraud": False,
+    }
 
 
 @dataclass(frozen=True)
@@ -177,6 +201,8 @@ def answers(client_env, buyers) -> dict:
         {"name": "v9", "profile": b["premium"].profile, "table": b["premium"].table,
          "options": {"version": 9}},
         {"name": "intruder", "profile": b["intruder"].profile, "table": b["premium"].table},
+        {"name": "regionless", "profile": b["premium"].profile,
+         "table": f"{b['premium'].tenant}.batch.{REGIONLESS}"},
         {"name": "v0.9", "profile": b["restricted"].profile,
          "table": f"{b['restricted'].table}_v0_9"},
         {"name": "billed-first", "profile": b["billed"].profile, "table": b["billed"].table},
@@ -223,8 +249,8 @@ def test_tables_listed_per_tier(shared, buyers, answers):
     assert answers["restricted-list"]["tables"] == [
         f"{restricted.tenant}.batch.customer-behavior-daily",
         f"{restricted.tenant}.batch.customer-behavior-daily_v0_9",
-        f"{restricted.tenant}.batch.transaction-insights-history",
     ]
+    assert REGIONLESS in _all_tables(base, buyers["premium"])
     assert answers["trial-list"]["tables"] == [
         f"{trial.tenant}.batch.customer-behavior-daily",
         f"{trial.tenant}.batch.customer-behavior-daily_v0_9",
@@ -262,6 +288,20 @@ def test_an_older_schema_version_is_read_as_rest_serves_it(shared, buyers, answe
     rest = _rest_rows(base, buyers["restricted"].key, schema_version="0.9")
     assert _by_key(got["rows"]) == _by_key(rest)
     assert len(rest) > 0
+
+
+def test_a_product_without_a_region_column_is_read_whole(shared, buyers, answers):
+    _, base, _ = shared
+    premium = buyers["premium"]
+    page = httpx.get(f"{base}/v1/batch/{REGIONLESS}?limit=1000", headers=auth(premium.key))
+    assert page.status_code == 200, page.text
+    rest = sorted(page.json()["data"], key=lambda r: r["transaction_id"])
+    got = sorted(answers["regionless"]["rows"], key=lambda r: r["transaction_id"])
+    assert len(got) == 30
+    # Timestamps: REST writes RFC 3339 with Z, pandas an ISO time with +00:00.
+    for row in rest:
+        row["transacted_at"] = row["transacted_at"].replace("Z", "+00:00")
+    assert got == rest
 
 
 def test_a_version_is_read_as_published(shared, buyers, answers):
