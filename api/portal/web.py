@@ -104,6 +104,9 @@ class PortalRoute(APIRoute):
                 title = exc.code.replace("_", " ").capitalize()
                 return error_page(request, exc.status, title, exc.message)
             except RequestValidationError:
+                if request.method != "GET":
+                    message = "A field of the form is too long or malformed; correct it."
+                    return error_page(request, 422, "Form not valid", message)
                 # A malformed id or month names nothing that exists.
                 return error_page(request, 404, "Not found", "There is no such page.")
 

@@ -98,6 +98,9 @@ def test_forms_refuse_a_missing_token_or_another_origin(client, world):
     tenant_id, key = world.tenant("standard")
     token = sign_in(client, api_key=key)
     assert client.post("/portal/keys", data={"name": "x"}).status_code == 403
+    too_long = client.post("/portal/keys", data={"csrf_token": token, "name": "x" * 201})
+    assert too_long.status_code == 422 and "Form not valid" in too_long.text
+    assert client.get("/portal/invoices/2026-13").status_code == 404
     other_site = {"Origin": "https://evil.example"}
     r = client.post("/portal/keys", data={"csrf_token": token, "name": "x"}, headers=other_site)
     assert r.status_code == 403
