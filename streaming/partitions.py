@@ -151,6 +151,7 @@ class _ClockedPartition(StatefulSourcePartition):
         newest, held = clock.newest, clock.held
         events, times, watermarks, rejected = [], [], [], rejected_records()
         current = clock.time(quorum)
+        mark = current - lateness
         for raw, event, error in parse_batch(raws, now):
             if event is None:
                 rejected.add(raw, error, now)
@@ -172,23 +173,24 @@ class _ClockedPartition(StatefulSourcePartition):
                 t = at if len(batch) == 1 else e.event_time.timestamp()
                 events.append(e)
                 times.append(t)
-                watermarks.append(current - lateness)
+                watermarks.append(mark)
                 if len(newest) < quorum:
                     newest.append(t)
                     newest.sort()
                 elif t > newest[0]:
                     newest[0] = t
                     newest.sort()
+                else:
+                    continue  # the clock did not move
                 current = clock.time(quorum)
+                mark = current - lateness
         if release_held and held:
             for _, e in held:
                 events.append(e)
                 times.append(e.event_time.timestamp())
-                watermarks.append(current - lateness)
+                watermarks.append(mark)
             held.clear()
-        return PartitionBatch(
-            self.name, events, times, watermarks, rejected.done(), current - lateness
-        )
+        return PartitionBatch(self.name, events, times, watermarks, rejected.done(), mark)
 
 
 __all__ = ["DONE", "FUTURE_REASON", "NEVER", "ClockRules", "ClockedSource", "PartitionBatch"]

@@ -136,10 +136,18 @@ def _learn_amount(profile: RiskProfile, log_amount: float) -> None:
 
 def note_browsing(profile: RiskProfile, device_id: str, session_id: str, at: float) -> None:
     """Remember a session and device the customer browsed with (any behaviour event)."""
-    if session_id not in profile.sessions:
-        profile.sessions[session_id] = None
-        if len(profile.sessions) > BROWSING_SESSIONS_KEPT:
-            profile.sessions.pop(next(iter(profile.sessions)))
+    sessions = profile.sessions
+    if session_id not in sessions:
+        sessions[session_id] = None
+        if len(sessions) > BROWSING_SESSIONS_KEPT:
+            sessions.pop(next(iter(sessions)))
+    # The usual case, without a call per event: a device they browsed with before.
+    devices = profile.devices
+    known = devices.get(device_id)
+    if known is not None and known[1] and known[0] <= at:
+        if next(reversed(devices)) != device_id:
+            devices[device_id] = devices.pop(device_id)
+        return
     note_device(profile, device_id, at)
 
 
