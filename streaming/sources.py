@@ -21,7 +21,10 @@ from tollgate.events import event_to_json
 from tollgate.events.generator import GeneratorConfig, SyntheticSource
 from tollgate.settings import Settings
 
-BATCH_SIZE = 1000
+# Lines per batch a replay reads (a paced source hands over what is due, up to this). Every
+# batch costs a call per shard and region and a live store transaction: larger batches
+# made a replay about a tenth cheaper in CPU than batches of 1,000.
+BATCH_SIZE = 5000
 
 
 class JsonlDirSource(FixedPartitionedSource[bytes, tuple[str, int]]):
