@@ -102,15 +102,15 @@ def tenant_costs(
 def invoices(context: dg.AssetExecutionContext, tollgate: TollgateResource) -> dg.MaterializeResult:
     engine = engine_for(tollgate.settings().metadata_db_url)
     drafts = invoice_month(engine, tollgate.catalog(), context.partition_key)
-    # A month that is over is issued: each tenant hears of its invoice (and credits) once.
-    announced = announce_invoices(engine, context.partition_key, drafts, utcnow())
+    # A month that is over is issued: each tenant hears of its invoice (and credits) once;
+    # a rerun announces nothing again (so the metadata below stays the rerun's same).
+    announce_invoices(engine, context.partition_key, drafts, utcnow())
     return dg.MaterializeResult(
         metadata={
             "invoices": len(drafts),
             "total_usd": sum(d.total_cents for d in drafts) / 100,
             "credits_usd": sum(d.credits_cents for d in drafts) / 100,
             "credited_tenants": sorted(d.tenant_id for d in drafts if d.credits_cents),
-            "webhook_events": len(announced),
             "by_tenant_usd": {d.tenant_id: d.total_cents / 100 for d in drafts},
         }
     )
