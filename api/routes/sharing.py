@@ -18,6 +18,7 @@ from typing import Annotated, Any
 import jwt
 from fastapi import APIRouter, Body, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import select
 
 from api.deps import PrincipalDep, ServicesDep
 from api.errors import ApiError, error_responses
@@ -40,6 +41,7 @@ from api.sharingfiles import (
     tenant_files,
 )
 from tollgate import audit
+from tollgate.db.models import ApiKey
 from tollgate.sharing import sharing_endpoint, sharing_profile
 
 router = APIRouter(prefix="/v1/sharing", tags=["sharing"])
@@ -121,11 +123,17 @@ def _table_item(tenant_id: str, table: str) -> dict:
 def get_profile(request: Request, services: ServicesDep, principal: PrincipalDep) -> SharingProfile:
     token = request.headers["authorization"].split(" ", 1)[1].strip()
     base = services.settings.public_url or str(request.base_url)
-    expires = None
-    if principal.client_id is not None:  # an OAuth access token ends when the token does
-        # Already verified by the dependency; only its expiry is read here.
+    # The profile ends when its token does: an API key's expiry, an access token's `exp`.
+    if principal.key_id is not None:
+        with services.metadata_engine.connect() as conn:
+            expires = conn.execute(
+                select(ApiKey.expires_at).where(ApiKey.key_id == principal.key_id)
+            ).scalar()
+    else:  # already verified by the dependency; only its expiry is read here
         claims = jwt.decode(token, options={"verify_signature": False})
         expires = datetime.fromtimestamp(claims["exp"], UTC)
+    if expires is not None and expires.tzinfo is None:  # SQLite hands back naive UTC
+        expires = expires.replace(tzinfo=UTC)
     return SharingProfile(**sharing_profile(sharing_endpoint(base), token, expires))
 
 

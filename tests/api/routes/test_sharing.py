@@ -481,3 +481,12 @@ def test_profile_for_an_oauth_token_ends_with_the_token(shared, buyers):
     assert utcnow() < expires <= utcnow() + timedelta(seconds=ttl)
     shares = httpx.get(f"{profile['endpoint']}/shares", headers=auth(token)).json()
     assert [s["name"] for s in shares["items"]] == [tenant]
+
+
+def test_profile_for_an_expiring_key_ends_with_the_key(shared):
+    world, base, _ = shared
+    tenant, _ = world.tenant("standard")
+    ends = (utcnow() + timedelta(days=30)).replace(microsecond=0)
+    key = world.key(tenant, expires_at=ends)
+    profile = httpx.get(f"{base}/v1/sharing/profile", headers=auth(key)).json()
+    assert profile["expirationTime"] == ends.isoformat().replace("+00:00", "Z")
