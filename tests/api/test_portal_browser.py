@@ -22,6 +22,7 @@ from selenium.webdriver.support.ui import Select, WebDriverWait
 from sqlalchemy import func, select
 
 from api.main import create_app
+from tollgate.admin_links import mint_admin_token
 from tollgate.billing import invoice_month
 from tollgate.clock import utcnow
 from tollgate.db.migrate import upgrade
@@ -272,3 +273,15 @@ def test_sign_out(visit):
     visit.open("/portal/keys")
     visit.wait_for("h1", "Sign in")
     assert visit.browser.current_url.endswith("/portal/login?next=/portal/keys")
+
+
+def test_seller_view_from_a_console_link(visit):
+    token = mint_admin_token(visit.world.settings.secret(), "cli:seller")
+    visit.open(f"/portal/admin/enter?token={token}")
+    visit.wait_for("h1", "Seller view")
+    assert BEHAVIOR in visit.find("#revenue").text  # the month invoiced above
+    visit.page("seller")
+    visit.find(".admin-signout button").click()
+    visit.wait_for("h1", "Sign in")
+    visit.open("/portal/admin")
+    visit.wait_for("h1", "Not found")

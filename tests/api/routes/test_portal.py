@@ -70,7 +70,7 @@ def _finished_export(client: TestClient, token: str) -> str:
     return url
 
 
-def test_pages_need_a_session_and_sign_in_sets_a_safe_cookie(client, world):
+def test_pages_need_a_session_and_sign_in_sets_a_safe_cookie(app, client, world):
     _, key = world.tenant("standard")
     r = client.get("/portal/keys", follow_redirects=False)
     assert (r.status_code, r.headers["location"]) == (303, "/portal/login?next=/portal/keys")
@@ -92,6 +92,8 @@ def test_pages_need_a_session_and_sign_in_sets_a_safe_cookie(client, world):
     assert "HttpOnly" in cookie and "SameSite=lax" in cookie and "Path=/portal" in cookie
     assert "Secure" not in cookie  # plain HTTP here; set under TLS
     assert client.get("/portal/catalog").status_code == 200
+    tls = TestClient(app, base_url="https://testserver")
+    assert "Secure" in tls.get("/portal/login").headers["set-cookie"]
 
 
 def test_forms_refuse_a_missing_token_or_another_origin(client, world):
