@@ -19,7 +19,7 @@ from fastapi.routing import APIRoute
 from fastapi.templating import Jinja2Templates
 
 from api.errors import ApiError
-from api.portal.session import PortalError, SignInRequired, Viewer
+from api.portal.session import PortalError, SignInRequired, Viewer, current_viewer
 
 HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=HERE / "templates")
@@ -82,8 +82,13 @@ def see_other(url: str) -> RedirectResponse:
     return RedirectResponse(url, status_code=303, headers={"Cache-Control": "no-store"})
 
 
-def error_page(request: Request, status: int, title: str, message: str) -> Response:
-    return render(request, "error.html", status=status, title=title, message=message)
+async def error_page(request: Request, status: int, title: str, message: str) -> Response:
+    """The error, with the portal's navigation when the visitor is signed in."""
+    try:
+        viewer = await current_viewer(request, request.app.state.services)
+    except SignInRequired:
+        viewer = None
+    return render(request, "error.html", viewer, status, title=title, message=message)
 
 
 class PortalRoute(APIRoute):
@@ -99,15 +104,15 @@ class PortalRoute(APIRoute):
                     return see_other(f"/portal/login?next={quote(target, safe='/')}")
                 return see_other("/portal/login")
             except PortalError as exc:
-                return error_page(request, exc.status, exc.title, exc.message)
+                return await error_page(request, exc.status, exc.title, exc.message)
             except ApiError as exc:
                 title = exc.code.replace("_", " ").capitalize()
-                return error_page(request, exc.status, title, exc.message)
+                return await error_page(request, exc.status, title, exc.message)
             except RequestValidationError:
                 if request.method != "GET":
                     message = "A field of the form is too long or malformed; correct it."
-                    return error_page(request, 422, "Form not valid", message)
+                    return await error_page(request, 422, "Form not valid", message)
                 # A malformed id or month names nothing that exists.
-                return error_page(request, 404, "Not found", "There is no such page.")
+                return await error_page(request, 404, "Not found", "There is no such page.")
 
         return route

@@ -102,7 +102,8 @@ def test_forms_refuse_a_missing_token_or_another_origin(client, world):
     assert client.post("/portal/keys", data={"name": "x"}).status_code == 403
     too_long = client.post("/portal/keys", data={"csrf_token": token, "name": "x" * 201})
     assert too_long.status_code == 422 and "Form not valid" in too_long.text
-    assert client.get("/portal/invoices/2026-13").status_code == 404
+    missing = client.get("/portal/invoices/2026-13")
+    assert missing.status_code == 404 and 'href="/portal/keys"' in missing.text  # with the nav
     other_site = {"Origin": "https://evil.example"}
     r = client.post("/portal/keys", data={"csrf_token": token, "name": "x"}, headers=other_site)
     assert r.status_code == 403
