@@ -38,6 +38,10 @@ class Metadata(BaseModel):
     coverage: Coverage
     quality: Quality
     cache: Literal["hit", "miss"]
+    delay_seconds: int = Field(
+        description="The tier's delay: this tenant sees data this much later than it happened"
+    )
+    sample_fraction: float = Field(description="The tier's share of batch rows (1: every row)")
 
 
 class _Envelope(BaseModel):
@@ -72,6 +76,8 @@ _EXAMPLE_META = {
     },
     "quality": {"status": "healthy"},
     "cache": "miss",
+    "delay_seconds": 0,
+    "sample_fraction": 1.0,
 }
 RECORD_EXAMPLE = {
     "api_version": "2.1",
