@@ -254,6 +254,7 @@ def test_the_summary_panel_repeats_urls_keys_and_calls(env):
     lines = text.splitlines()
     assert any("http://127.0.0.1:3000" in line for line in lines)
     assert any(f"http://127.0.0.1:{settings.api_port}/docs" in line for line in lines)
+    assert any(f"http://127.0.0.1:{settings.api_port}/portal " in line for line in lines)
     assert any(str(settings.data_dir.resolve() / "logs") in line for line in lines)
     for entry in credentials["tenants"].values():
         assert any(entry["api_key"] in line for line in lines)  # whole, on one line

@@ -152,6 +152,10 @@ def summary(settings: Settings, credentials: dict, calls: list[str]) -> str:
     table.add_column(no_wrap=True)
     table.add_row("Dagster UI", dagster_url(settings))
     table.add_row("API", f"{base}   docs: {base}/docs   {base}/redoc")
+    table.add_row(
+        "buyer portal",
+        f"{base}/portal   (sign in with a key below; seller view: tollgate portal admin-link)",
+    )
     table.add_row("invoices, SLA", "Dagster UI > Assets > groups billing, operations")
     table.add_row("logs", f"{settings.data_dir.resolve() / 'logs'}   (every level, per process)")
     for tenant_id, entry in credentials["tenants"].items():
