@@ -1,130 +1,22 @@
 """SLA report: per tenant and UTC day, the API's service levels against the seed's KPIs.
 
-Reads the API's request log (one row per answered /v1 request, in the metadata DB) and
-measures, per tenant:
-  p95_latency_ms        nearest rank: 95% of requests were answered at least this fast
-  freshness_compliance  share of deliveries whose data was within the product's SLA
-  availability          share of the tenant's active minutes not entirely lost to 5xx
-  error_rate            share of requests answered 5xx (4xx are the caller's, not ours)
+The nightly asset over the request log; the figures (p95 latency, freshness compliance,
+availability, error rate) and the KPIs are tollgate/sla.py's, which the API's GET /v1/sla
+and the portal's SLA page use too.
 """
 
-from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date
 
 import dagster as dg
 import polars as pl
-from sqlalchemy import select
 
 from orchestration.defs.resources import TollgateResource
 from orchestration.lib.lineage import REQUEST_LOG
 from orchestration.lib.partitions import DAILY
-from tollgate.db.engine import make_engine
-from tollgate.db.ops_models import RequestLogEntry
+from tollgate.sla import KPIS, breaches, read_request_log, sla_report
 
 SLA_ASSET = dg.AssetKey(["operations", "sla_daily"])
 SLA_JOB = "sla_report"
-LOG_COLUMNS = ("tenant_id", "occurred_at", "status", "latency_ms", "within_sla")
-
-
-@dataclass(frozen=True)
-class Kpis:
-    """The seed's targets: p95 < 500 ms, 99% within freshness SLA, 99.9% uptime, < 0.1% errors."""
-
-    p95_latency_ms: float = 500.0
-    freshness_compliance: float = 0.99
-    availability: float = 0.999
-    error_rate: float = 0.001
-
-
-KPIS = Kpis()
-
-
-def read_request_log(metadata_db_url: str, day: date) -> pl.DataFrame:
-    """The identified requests of one UTC day."""
-    start = datetime.combine(day, time(), UTC)
-    t = RequestLogEntry.__table__
-    query = select(*(t.c[c] for c in LOG_COLUMNS)).where(
-        t.c.occurred_at >= start,
-        t.c.occurred_at < start + timedelta(days=1),
-        t.c.tenant_id.is_not(None),
-    )
-    engine = make_engine(metadata_db_url)
-    try:
-        with engine.connect() as conn:
-            rows = [dict(r._mapping) for r in conn.execute(query)]
-    finally:
-        engine.dispose()
-    schema = {
-        "tenant_id": pl.String,
-        "occurred_at": pl.Datetime("us", "UTC"),
-        "status": pl.Int64,
-        "latency_ms": pl.Float64,
-        "within_sla": pl.Boolean,
-    }
-    return pl.DataFrame(rows, schema=schema, orient="row")
-
-
-def sla_report(log: pl.DataFrame) -> pl.DataFrame:
-    """One row per tenant: requests and the four SLA figures (see the module docstring)."""
-    failed = pl.col("status") >= 500
-    minutes = (
-        log.group_by("tenant_id", pl.col("occurred_at").dt.truncate("1m"))
-        .agg(down=failed.all())
-        .group_by("tenant_id")
-        .agg(active_minutes=pl.len(), down_minutes=pl.col("down").sum())
-    )
-    n = pl.len()
-    per_tenant = log.group_by("tenant_id").agg(
-        requests=n,
-        p95_latency_ms=pl.col("latency_ms").sort().get((n * 0.95).ceil().cast(pl.Int64) - 1),
-        deliveries=pl.col("within_sla").is_not_null().sum(),
-        within_sla=pl.col("within_sla").fill_null(False).sum(),
-        errors=failed.sum(),
-    )
-    return (
-        per_tenant.join(minutes, on="tenant_id")
-        .with_columns(
-            freshness_compliance=pl.when(pl.col("deliveries") > 0).then(
-                pl.col("within_sla") / pl.col("deliveries")
-            ),
-            availability=1 - pl.col("down_minutes") / pl.col("active_minutes"),
-            error_rate=pl.col("errors") / pl.col("requests"),
-        )
-        .select(
-            "tenant_id",
-            "requests",
-            "p95_latency_ms",
-            "freshness_compliance",
-            "availability",
-            "error_rate",
-        )
-        .sort("tenant_id")
-    )
-
-
-def breaches(report: pl.DataFrame, kpis: Kpis = KPIS) -> list[dict]:
-    """Every (tenant, figure) that misses its target, with the value and the target."""
-    found = []
-    for row in report.iter_rows(named=True):
-        checks = {
-            "p95_latency_ms": row["p95_latency_ms"] >= kpis.p95_latency_ms,
-            "freshness_compliance": row["freshness_compliance"] is not None
-            and row["freshness_compliance"] < kpis.freshness_compliance,
-            "availability": row["availability"] < kpis.availability,
-            "error_rate": row["error_rate"] >= kpis.error_rate,
-        }
-        for figure, missed in checks.items():
-            if missed:
-                target = getattr(kpis, figure)
-                found.append(
-                    {
-                        "tenant_id": row["tenant_id"],
-                        "figure": figure,
-                        "value": row[figure],
-                        "target": target,
-                    }
-                )
-    return found
 
 
 @dg.asset(

@@ -9,10 +9,11 @@ import pytest
 from sqlalchemy import insert
 
 from orchestration.defs.resources import TollgateResource
-from orchestration.defs.sla import KPIS, breaches, read_request_log, sla_daily, sla_report
+from orchestration.defs.sla import sla_daily
 from tollgate.db.engine import make_engine
 from tollgate.db.migrate import upgrade
 from tollgate.db.ops_models import RequestLogEntry
+from tollgate.sla import KPIS, breaches, read_request_log, sla_report
 
 DAY = date(2026, 11, 20)
 NOON = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
