@@ -9,7 +9,7 @@ import io
 import math
 import time
 from collections import defaultdict
-from datetime import timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Annotated
 
@@ -19,9 +19,9 @@ from fastapi.responses import Response
 from api.deps import ServicesDep
 from api.portal.chart import usage_chart
 from api.portal.pdf import render_pdf
-from api.portal.session import Viewer, ViewerDep
+from api.portal.session import PortalError, Viewer, ViewerDep
 from api.portal.web import PortalRoute, price_text, render, usd_text
-from api.routes import invoices, usage
+from api.routes import invoices, sla, usage
 from api.services import Services
 from tollgate.billing.invoices import month_bounds
 from tollgate.billing.ledger_reads import day_start
@@ -92,6 +92,28 @@ async def usage_page(request: Request, viewer: ViewerDep, services: ServicesDep)
         tier=tier,
         tier_name=viewer.principal.tier,
     )
+
+
+def _day(value: str | None, field: str) -> date | None:
+    if not value:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise PortalError(400, "Invalid date", f"{field} is a day written YYYY-MM-DD.") from None
+
+
+@router.get("/sla")
+async def sla_page(
+    request: Request,
+    viewer: ViewerDep,
+    services: ServicesDep,
+    date_from: Annotated[str | None, Query(max_length=10)] = None,
+    date_to: Annotated[str | None, Query(max_length=10)] = None,
+) -> Response:
+    start, end = _day(date_from, "From"), _day(date_to, "To")
+    report = await asyncio.to_thread(sla.get_sla, services, viewer.principal, start, end)
+    return render(request, "sla.html", viewer, report=report, max_days=sla.MAX_DAYS)
 
 
 @router.get("/invoices")
