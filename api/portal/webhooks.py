@@ -7,7 +7,7 @@ import asyncio
 import re
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Path, Request
+from fastapi import APIRouter, Form, Path, Query, Request
 from fastapi.responses import Response
 from pydantic import ValidationError
 
@@ -23,6 +23,7 @@ router = APIRouter(prefix="/portal", route_class=PortalRoute, include_in_schema=
 Field = Annotated[str, Form(max_length=900)]
 EndpointId = Annotated[str, Path(max_length=32)]
 _ENDPOINT_ID = re.compile(r"^we_[0-9a-f]+$")
+_EVENT_ID = re.compile(r"^msg_[A-Za-z0-9_-]+$")
 
 
 def _page(request: Request, services: Services, viewer: Viewer, status: int = 200, **extra):
@@ -66,12 +67,31 @@ def _id(endpoint_id: str) -> str:
 
 @router.get("/webhooks/{endpoint_id}")
 async def endpoint_page(
-    request: Request, endpoint_id: EndpointId, viewer: ViewerDep, services: ServicesDep
+    request: Request,
+    endpoint_id: EndpointId,
+    viewer: ViewerDep,
+    services: ServicesDep,
+    sent: Annotated[str | None, Query(max_length=40)] = None,
 ) -> Response:
     endpoint_id = _id(endpoint_id)
+    # After "Send a test event": its id, to find in the log (shown only if it is an id).
+    extra = {"sent": sent} if sent and _EVENT_ID.match(sent) else {}
     endpoint = await asyncio.to_thread(webhooks.get_one, services, viewer.principal, endpoint_id)
     log = await asyncio.to_thread(webhooks.deliveries, services, viewer.principal, endpoint_id, 100)
-    return render(request, "webhook.html", viewer, endpoint=endpoint, log=log)
+    return render(request, "webhook.html", viewer, endpoint=endpoint, log=log, **extra)
+
+
+@router.post("/webhooks/{endpoint_id}/test")
+async def send_test(
+    request: Request,
+    endpoint_id: EndpointId,
+    viewer: ViewerDep,
+    services: ServicesDep,
+    csrf_token: Annotated[str, Form(max_length=100)] = "",
+) -> Response:
+    check_csrf(request, viewer.csrf, csrf_token)
+    sent = await asyncio.to_thread(webhooks.send_test, services, viewer.principal, _id(endpoint_id))
+    return see_other(f"/portal/webhooks/{sent.endpoint_id}?sent={sent.event_id}")
 
 
 @router.post("/webhooks/{endpoint_id}/delete")

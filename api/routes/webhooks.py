@@ -14,13 +14,14 @@ from api.auth import Principal
 from api.deps import PrincipalDep, ServicesDep
 from api.errors import ApiError, error_responses
 from tollgate.db.webhook_models import WebhookEndpoint
-from tollgate.errors import NotFound, TollgateError
+from tollgate.errors import Conflict, NotFound, TollgateError
 from tollgate.webhooks.endpoints import (
     active_endpoints,
     create_endpoint,
     delete_endpoint,
     delivery_log,
     get_endpoint,
+    send_test_event,
 )
 from tollgate.webhooks.events import EVENT_TYPES
 
@@ -70,6 +71,12 @@ class AttemptOut(BaseModel):
     outcome: str = Field(description="delivered or failed")
     error: str | None
     duration_ms: float
+
+
+class TestEventOut(BaseModel):
+    endpoint_id: str
+    event_id: str = Field(description="Its webhook-id; find it in the delivery log")
+    type: str = Field(examples=["webhook.test"])
 
 
 class DeliveryLog(BaseModel):
@@ -163,6 +170,27 @@ def delete(services: ServicesDep, principal: PrincipalDep, endpoint_id: Endpoint
     except NotFound as exc:
         raise _not_found(exc) from None
     return Response(status_code=204)
+
+
+@router.post(
+    "/{endpoint_id}/test",
+    status_code=202,
+    response_model=TestEventOut,
+    responses=error_responses(401, 404, 409, 422, 429),
+    summary="Send the endpoint a signed webhook.test event (delivered, retried and logged "
+    "like any other)",
+)
+def send_test(
+    services: ServicesDep, principal: PrincipalDep, endpoint_id: EndpointId
+) -> TestEventOut:
+    try:
+        with Session(services.metadata_engine) as session:
+            event_id = send_test_event(session, principal.tenant_id, endpoint_id, _actor(principal))
+    except NotFound as exc:
+        raise _not_found(exc) from None
+    except Conflict as exc:
+        raise ApiError(409, exc.code, str(exc)) from None
+    return TestEventOut(endpoint_id=endpoint_id, event_id=event_id, type="webhook.test")
 
 
 @router.get(

@@ -235,6 +235,13 @@ def test_usage_chart_and_headroom(visit):
     visit.page("usage")
 
 
+def test_service_levels_against_the_kpis(visit):
+    visit.find("nav a[href='/portal/sla']").click()
+    assert "p95 latency below 500 ms" in visit.wait_for("#sla-targets").text
+    assert visit.find("#sla-table caption").text.startswith("Daily figures")
+    visit.page("sla")
+
+
 def test_invoice_lines_and_their_deliveries(visit):
     month = f"{utcnow():%Y-%m}"
     invoice_month(visit.world.meta, visit.world.catalog, month)
@@ -264,6 +271,9 @@ def test_register_a_webhook_and_read_its_log(visit):
     visit.find("#webhooks tbody a").click()
     assert "Nothing sent yet" in visit.wait_for("#attempts").text
     assert "usage.rate_limit.80" in visit.find("dl.facts").text
+    # Not pressed here: the endpoint's address is not a receiver (tests/api/routes/
+    # test_webhooks.py sends a test event to one).
+    assert visit.find("#send-test button").text == "Send a test event"
     visit.page("webhook")
 
 

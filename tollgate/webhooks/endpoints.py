@@ -13,12 +13,19 @@ from sqlalchemy.orm import Session
 
 from tollgate.audit import audited
 from tollgate.clock import utcnow
-from tollgate.db.webhook_models import WebhookAttempt, WebhookEndpoint
-from tollgate.errors import InvalidRequest, NotFound
+from tollgate.db.webhook_models import (
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookEndpoint,
+    WebhookEvent,
+)
+from tollgate.errors import Conflict, InvalidRequest, NotFound
 from tollgate.webhooks.addresses import check_url
-from tollgate.webhooks.events import EVENT_TYPES
+from tollgate.webhooks.events import EVENT_TYPES, event_body, new_event_id
 
 MAX_ENDPOINTS = 10  # per tenant
+# Sent on request to one endpoint, whatever types it receives; not subscribable.
+TEST_EVENT = "webhook.test"
 
 
 def new_secret() -> str:
@@ -74,6 +81,42 @@ def get_endpoint(session: Session, tenant_id: str, endpoint_id: str) -> WebhookE
     if endpoint is None or endpoint.tenant_id != tenant_id:
         raise NotFound(f"no webhook endpoint {endpoint_id!r}", "webhook_not_found")
     return endpoint
+
+
+def send_test_event(session: Session, tenant_id: str, endpoint_id: str, actor: str) -> str:
+    """Queue a `webhook.test` event for one of the tenant's active endpoints (committed,
+    audited): the sender signs, delivers, retries and logs it like any other event. Its
+    event id. NotFound for another tenant's endpoint; Conflict for a disabled one."""
+    endpoint = get_endpoint(session, tenant_id, endpoint_id)
+    if endpoint.disabled_at is not None:
+        raise Conflict(
+            f"webhook endpoint {endpoint_id!r} is disabled ({endpoint.disabled_reason})",
+            "webhook_disabled",
+        )
+    at = utcnow()
+    event_id = new_event_id()
+    data = {"endpoint_id": endpoint_id, "message": "A test event: this endpoint receives."}
+    with audited(session, actor, "webhook.test", endpoint_id, tenant_id) as details:
+        session.add(
+            WebhookEvent(
+                id=event_id,
+                tenant_id=tenant_id,
+                type=TEST_EVENT,
+                body=event_body(TEST_EVENT, data, at),
+                created_at=at,
+            )
+        )
+        session.add(
+            WebhookDelivery(
+                event_id=event_id,
+                endpoint_id=endpoint_id,
+                status="pending",
+                attempts=0,
+                next_attempt_at=at,
+            )
+        )
+        details.update(event_id=event_id)
+    return event_id
 
 
 def delete_endpoint(session: Session, tenant_id: str, endpoint_id: str, actor: str) -> None:

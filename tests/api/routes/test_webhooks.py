@@ -14,6 +14,7 @@ from apiworld import auth
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 from standardwebhooks.webhooks import Webhook
+from test_portal import sign_in
 from webhookkit import Receiver
 
 from api.main import create_app
@@ -146,3 +147,68 @@ def test_registration_refuses_bad_urls_and_other_tenants_see_nothing(app, world)
         assert client.get("/v1/webhooks", headers=auth(key)).json()["endpoints"] == []
         gone = client.get(f"/v1/webhooks/{endpoint_id}", headers=auth(key)).json()
         assert gone["disabled_reason"] == "deleted"
+
+
+def test_a_test_event_is_signed_retried_and_logged_for_its_tenant_only(app, world):
+    _, key = world.tenant("standard")
+    _, other_key = world.tenant("standard")
+    with Receiver(statuses=[500]) as receiver, TestClient(app) as client:
+        # The endpoint receives only invoices; a test event reaches it all the same.
+        r = client.post(
+            "/v1/webhooks",
+            json={"url": receiver.url, "event_types": ["invoice.issued"]},
+            headers=auth(key),
+        )
+        endpoint_id, secret = r.json()["id"], r.json()["secret"]
+        # Another tenant cannot send to it (nor learn that it exists).
+        r = client.post(f"/v1/webhooks/{endpoint_id}/test", headers=auth(other_key))
+        assert r.status_code == 404 and r.json()["error"]["code"] == "webhook_not_found"
+        r = client.post(f"/v1/webhooks/{endpoint_id}/test", headers=auth(key))
+        assert r.status_code == 202, r.text
+        sent = r.json()
+        assert (sent["endpoint_id"], sent["type"]) == (endpoint_id, "webhook.test")
+        # The first attempt meets a 500 and is retried with the same id.
+        got = receiver.wait_for(2)
+        deadline = time.monotonic() + 10
+        while True:
+            log = client.get(f"/v1/webhooks/{endpoint_id}/deliveries", headers=auth(key)).json()
+            if len(log["attempts"]) == 2 or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
+        # The portal's button does the same, behind its CSRF token.
+        token = sign_in(client, api_key=key)
+        page = client.post(f"/portal/webhooks/{endpoint_id}/test", data={"csrf_token": "forged"})
+        assert page.status_code == 403
+        r = client.post(
+            f"/portal/webhooks/{endpoint_id}/test",
+            data={"csrf_token": token},
+            follow_redirects=False,
+        )
+        assert r.status_code == 303
+        assert r.headers["location"].startswith(f"/portal/webhooks/{endpoint_id}?sent=msg_")
+        portal_event = r.headers["location"].split("sent=")[1]
+        got = receiver.wait_for(3)
+        page = client.get(r.headers["location"])
+        assert f"Test event <code>{portal_event}</code> queued" in page.text
+        other = TestClient(app)
+        other_token = sign_in(other, api_key=other_key)
+        r = other.post(f"/portal/webhooks/{endpoint_id}/test", data={"csrf_token": other_token})
+        assert r.status_code == 404
+        # A removed endpoint is sent nothing more.
+        assert client.delete(f"/v1/webhooks/{endpoint_id}", headers=auth(key)).status_code == 204
+        r = client.post(f"/v1/webhooks/{endpoint_id}/test", headers=auth(key))
+        assert r.status_code == 409 and r.json()["error"]["code"] == "webhook_disabled"
+        time.sleep(0.5)
+        assert len(receiver.received) == 3
+    assert [(a["attempt"], a["status_code"], a["outcome"]) for a in reversed(log["attempts"])] == [
+        (1, 500, "failed"),
+        (2, 204, "delivered"),
+    ]
+    assert {a["event_id"] for a in log["attempts"]} == {sent["event_id"]}
+    assert [h["webhook-id"] for h, _ in got] == [sent["event_id"]] * 2 + [portal_event]
+    for headers, body in got:
+        assert Webhook(secret).verify(body, headers) == json.loads(body)
+        assert _by_hand(secret, headers, body)
+    bodies = [json.loads(body) for _, body in got]
+    assert all(b["type"] == "webhook.test" for b in bodies)
+    assert bodies[0]["data"]["endpoint_id"] == endpoint_id
