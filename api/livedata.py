@@ -10,7 +10,7 @@ from collections.abc import Collection
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Engine, and_, or_, select
+from sqlalchemy import Engine, and_, bindparam, or_, select
 
 from tollgate.catalog import Product
 from tollgate.livestore import LiveStore
@@ -30,6 +30,9 @@ def order_column(product: Product) -> str:
 class LiveReader:
     def __init__(self, engine: Engine, store: LiveStore):
         self.engine, self.store = engine, store
+        # Lookup statements, built once per product and shape of filter: SQLAlchemy then
+        # reuses their cache key and compiled form instead of rebuilding both per request.
+        self._lookups: dict[tuple[str, bool, bool], Any] = {}
 
     def watermark(self, product_id: str) -> datetime | None:
         return live_watermark(self.engine, self.store, product_id)
@@ -51,13 +54,30 @@ class LiveReader:
         regions: Collection[str] | None,
         not_after: datetime | None,
     ) -> dict[str, Any] | None:
-        table = self.store.table(product.id)
-        stmt = self._scoped(
-            product, select(table).where(table.c[product.key_column] == key), regions, not_after
-        )
+        scoped = regions is not None and bool(product.region_column)
+        shape = (product.id, scoped, not_after is not None)
+        stmt = self._lookups.get(shape)
+        if stmt is None:
+            stmt = self._lookups[shape] = self._lookup_statement(product, *shape[1:])
+        params: dict[str, Any] = {"key": key}
+        if scoped:
+            params["regions"] = sorted(regions)
+        if not_after is not None:
+            params["not_after"] = not_after
         with self.engine.connect() as conn:
-            row = conn.execute(stmt).mappings().first()
+            row = conn.execute(stmt, params).mappings().first()
         return dict(row) if row else None
+
+    def _lookup_statement(self, product: Product, scoped: bool, bounded: bool):
+        table = self.store.table(product.id)
+        stmt = select(table).where(table.c[product.key_column] == bindparam("key"))
+        if scoped:
+            stmt = stmt.where(
+                table.c[product.region_column].in_(bindparam("regions", expanding=True))
+            )
+        if bounded:
+            stmt = stmt.where(table.c[product.time_column] <= bindparam("not_after"))
+        return stmt
 
     def recent(
         self,
