@@ -121,7 +121,11 @@ class UsageJournal:
             group.items.append(item)
             group.last_seq = self._seq
             seq = self._seq
-        self._wake.set()
+        # The line is in the group before this check: if the thread has not cleared the
+        # event yet, it takes the group (and this line) under the lock after waking. Setting
+        # a set event again costs a notify_all, per request, for nothing.
+        if not self._wake.is_set():
+            self._wake.set()
         return seq
 
     def wait(self, seq: int, timeout: float | None = None) -> None:
