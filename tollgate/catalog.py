@@ -91,6 +91,12 @@ class CreditPolicy(_Strict):
         return self.stale or self.degraded
 
 
+# Product.shapes() by product object; the entry holds the object, so its id is not reused
+# while cached (a copy with other fields is another object, with shapes of its own).
+_SHAPES: dict[int, tuple[Product, dict[str, VersionShape]]] = {}
+_SHAPES_KEPT = 1024
+
+
 class Product(_Strict):
     id: str
     title: str
@@ -119,8 +125,17 @@ class Product(_Strict):
         return max(self.schema_versions, key=lambda v: v.key)
 
     def shapes(self) -> dict[str, VersionShape]:
-        """Each schema version's served columns and lifecycle, keyed by version."""
-        return version_shapes(self.id, self.schema_versions, self.column_names)
+        """Each schema version's served columns and lifecycle, keyed by version (worked out
+        once per product object: every answer asks for them)."""
+        hit = _SHAPES.get(id(self))
+        if hit is None or hit[0] is not self:
+            if len(_SHAPES) >= _SHAPES_KEPT:
+                _SHAPES.clear()
+            hit = _SHAPES[id(self)] = (
+                self,
+                version_shapes(self.id, self.schema_versions, self.column_names),
+            )
+        return dict(hit[1])
 
     def price_at(self, at: datetime) -> Price:
         """The price in force at `at` (the newest change that took effect by then)."""
