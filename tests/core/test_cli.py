@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from tollgate.cli import app
+from tollgate.cli import COMMANDS, app
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -196,3 +196,31 @@ def test_help_imports_no_subcommand():
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip().splitlines()[-1] == "[]"
+
+
+HEAVY = ("sqlalchemy", "polars", "duckdb", "dagster", "pandas")
+
+
+@pytest.mark.parametrize("name", [*COMMANDS, "migrate"])
+def test_subcommand_help_imports_nothing_heavy(name):
+    """`tollgate <command> --help`, and the help of each of its own subcommands, load no
+    database, dataframe or orchestration library: help starts fast."""
+    code = (
+        "import sys\n"
+        "from tollgate.cli import COMMANDS, _load, app\n"
+        "def show(args):\n"
+        "    try:\n"
+        "        app([*args, '--help'])\n"
+        "    except SystemExit as exit:\n"
+        "        assert not exit.code, (args, exit.code)\n"
+        f"show([{name!r}])\n"
+        f"command = _load({name!r}) if {name!r} in COMMANDS else None\n"
+        "for sub in getattr(command, 'commands', {}):\n"
+        f"    show([{name!r}, sub])\n"
+        f"print(sorted(m for m in {HEAVY!r} if m in sys.modules))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == "[]", done.stdout[-2000:]

@@ -7,7 +7,6 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from tollgate.commands import console, load_settings, metadata_session, show
 from tollgate.errors import InvalidRequest
@@ -42,6 +41,8 @@ def list_entries(
     fmt: Annotated[str, typer.Option("--format", help="table or json (one per line).")] = "table",
 ) -> None:
     """List audit entries, newest first."""
+    from rich.table import Table
+
     from tollgate.audit import OUTCOMES, entries
     from tollgate.db.engine import engine_for
 

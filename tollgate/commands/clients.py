@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import typer
-from rich.table import Table
 
-from tollgate import tenants as service
 from tollgate.commands import cli_actor, console, load_settings, metadata_session, show
 
 app = typer.Typer(
@@ -17,6 +15,8 @@ app = typer.Typer(
 @app.command()
 def create(tenant_id: str) -> None:
     """Create an OAuth2 client for a tenant. The secret is printed once."""
+    from tollgate import tenants as service
+
     settings = load_settings()
     with metadata_session(settings) as session:
         client_id, secret = service.create_oauth_client(session, tenant_id, actor=cli_actor())
@@ -28,6 +28,8 @@ def create(tenant_id: str) -> None:
 @app.command()
 def revoke(client_id: str) -> None:
     """Revoke an OAuth2 client: its tokens, push streams and download links stop working."""
+    from tollgate import tenants as service
+
     settings = load_settings()
     with metadata_session(settings) as session:
         client = service.revoke_oauth_client(session, client_id, actor=cli_actor())
@@ -37,6 +39,10 @@ def revoke(client_id: str) -> None:
 @app.command("list")
 def list_(tenant_id: str) -> None:
     """List a tenant's OAuth2 clients."""
+    from rich.table import Table
+
+    from tollgate import tenants as service
+
     settings = load_settings()
     with metadata_session(settings) as session:
         clients = service.list_oauth_clients(session, tenant_id)

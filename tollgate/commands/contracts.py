@@ -9,20 +9,10 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from tollgate.clock import utcnow
 from tollgate.commands import catalog_of, cli_actor, console, load_settings, metadata_session, show
-from tollgate.contracts import (
-    cancel_subscription,
-    create_purchase,
-    create_subscription,
-    list_purchases,
-    list_subscriptions,
-    subscription_status,
-)
 from tollgate.errors import InvalidRequest
-from tollgate.prices import MICROS
 
 subscriptions = typer.Typer(
     help="Subscribe tenants to subscription products, list and cancel.", no_args_is_help=True
@@ -48,6 +38,8 @@ def _when(text: str | None, what: str) -> datetime | None:
 
 
 def _usd(micros: int) -> str:
+    from tollgate.prices import MICROS
+
     return f"${micros / MICROS:,.2f}"
 
 
@@ -69,6 +61,8 @@ def subscribe(
     ] = None,
 ) -> None:
     """Subscribe a tenant to a product sold by subscription (charged by active days)."""
+    from tollgate.contracts import create_subscription
+
     settings = load_settings()
     with metadata_session(settings) as session:
         sub = create_subscription(
@@ -93,6 +87,10 @@ def list_subs(
     tenant: Annotated[str | None, typer.Option(help="Only this tenant's.")] = None,
 ) -> None:
     """List subscriptions with their price, dates and status."""
+    from rich.table import Table
+
+    from tollgate.contracts import list_subscriptions, subscription_status
+
     settings = load_settings()
     now = utcnow()
     with metadata_session(settings) as session:
@@ -118,6 +116,8 @@ def cancel(
     at: When = None,
 ) -> None:
     """Cancel a subscription, now or at a later time; it is charged until then."""
+    from tollgate.contracts import cancel_subscription
+
     settings = load_settings()
     with metadata_session(settings) as session:
         sub = cancel_subscription(session, subscription_id, at=_when(at, "--at"), actor=cli_actor())
@@ -127,6 +127,8 @@ def cancel(
 @purchases.command("create")
 def buy(tenant_id: str, product_id: str) -> None:
     """Record a tenant's purchase of a one-time product (charged once, this month)."""
+    from tollgate.contracts import create_purchase
+
     settings = load_settings()
     with metadata_session(settings) as session:
         purchase, _ = create_purchase(
@@ -144,6 +146,10 @@ def list_buys(
     tenant: Annotated[str | None, typer.Option(help="Only this tenant's.")] = None,
 ) -> None:
     """List one-time purchases."""
+    from rich.table import Table
+
+    from tollgate.contracts import list_purchases
+
     settings = load_settings()
     with metadata_session(settings) as session:
         rows = list_purchases(session, tenant)

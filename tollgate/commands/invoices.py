@@ -8,15 +8,9 @@ from decimal import Decimal
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
-from tollgate.billing import invoice_month, tenant_invoices
-from tollgate.billing.lines import usd_text
 from tollgate.commands import catalog_of, console, load_settings, metadata_session, show
-from tollgate.db.engine import engine_for
-from tollgate.db.models import Tenant
 from tollgate.errors import InvalidRequest, NotFound
-from tollgate.prices import MICROS
 
 app = typer.Typer(help="Show tenants' invoices.", no_args_is_help=True)
 _MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
@@ -38,6 +32,13 @@ def show_invoice(
     ] = False,
 ) -> None:
     """Print a tenant's invoice for a month with its line items."""
+    from rich.table import Table
+
+    from tollgate.billing import invoice_month, tenant_invoices
+    from tollgate.billing.lines import usd_text
+    from tollgate.db.engine import engine_for
+    from tollgate.db.models import Tenant
+
     if not _MONTH.match(month):
         raise InvalidRequest(f"month must be YYYY-MM, got {month!r}")
     settings = load_settings()
@@ -86,7 +87,13 @@ def trace_invoice_line(
     limit: Annotated[int, typer.Option(help="Show at most this many deliveries.")] = 100,
 ) -> None:
     """List the deliveries behind one invoice line, with what each delivered."""
+    from rich.table import Table
+
+    from tollgate.billing.lines import usd_text
     from tollgate.billing.trace import trace_line
+    from tollgate.db.engine import engine_for
+    from tollgate.db.models import Tenant
+    from tollgate.prices import MICROS
 
     if not _MONTH.match(month):
         raise InvalidRequest(f"month must be YYYY-MM, got {month!r}")

@@ -6,9 +6,7 @@ from datetime import timedelta
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
-from tollgate import tenants as service
 from tollgate.clock import utcnow
 from tollgate.commands import cli_actor, console, load_settings, metadata_session, show
 
@@ -24,6 +22,8 @@ def issue(
     ] = None,
 ) -> None:
     """Issue an API key. The key is printed once; Tollgate keeps only its hash."""
+    from tollgate import tenants as service
+
     settings = load_settings()
     expires_at = utcnow() + timedelta(days=expires_in_days) if expires_in_days else None
     with metadata_session(settings) as session:
@@ -44,6 +44,8 @@ def revoke(
     ],
 ) -> None:
     """Revoke an API key, at once. Only its key id is recorded, never the secret."""
+    from tollgate import tenants as service
+
     settings = load_settings()
     with metadata_session(settings) as session:
         row = service.revoke_key(session, key, actor=cli_actor())
@@ -55,6 +57,10 @@ def list_(
     tenant: Annotated[str | None, typer.Option(help="Only this tenant's keys.")] = None,
 ) -> None:
     """List keys (ids and dates only; secrets are never stored)."""
+    from rich.table import Table
+
+    from tollgate import tenants as service
+
     settings = load_settings()
     with metadata_session(settings) as session:
         keys = service.list_keys(session, tenant)

@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from tollgate.commands import catalog_of, console, load_settings, metadata_session, show
 from tollgate.errors import InvalidRequest
@@ -37,6 +36,8 @@ def backtest_command(
     """Per tenant: the month's revenue under the current and the proposed prices (before
     SLA credits), the difference, and the requests the proposed rate limits would have
     refused."""
+    from rich.table import Table
+
     from tollgate.billing.backtest import backtest
     from tollgate.catalog import load_catalog
     from tollgate.db.engine import engine_for

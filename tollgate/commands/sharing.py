@@ -8,9 +8,7 @@ from typing import Annotated
 
 import typer
 
-from tollgate import tenants as service
 from tollgate.commands import cli_actor, console, load_settings, metadata_session
-from tollgate.sharing.profile import default_base_url, sharing_endpoint, sharing_profile
 
 app = typer.Typer(help="Delta Sharing profiles for tenants.", no_args_is_help=True)
 
@@ -30,6 +28,9 @@ def profile(
 
     The buyer opens its share with it, e.g. `delta_sharing.SharingClient("tenant.share")`.
     The key is shown only in the profile; revoke it with `tollgate keys revoke`."""
+    from tollgate import tenants as service
+    from tollgate.sharing.profile import default_base_url, sharing_endpoint, sharing_profile
+
     settings = load_settings()
     with metadata_session(settings) as session:
         key = service.issue_key(session, tenant_id, "delta sharing", None, actor=cli_actor())

@@ -5,9 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
-from tollgate import tenants as service
 from tollgate.commands import catalog_of, cli_actor, console, load_settings, metadata_session, show
 
 app = typer.Typer(help="Create, list, suspend and reactivate tenants.", no_args_is_help=True)
@@ -26,6 +24,8 @@ def create(
     ] = None,
 ) -> None:
     """Create a tenant. Issue it a key next with `tollgate keys issue <id>`."""
+    from tollgate import tenants as service
+
     settings = load_settings()
     catalog = catalog_of(settings)
     with metadata_session(settings) as session:
@@ -39,6 +39,10 @@ def create(
 @app.command("list")
 def list_() -> None:
     """List tenants with tier, status and allowed regions."""
+    from rich.table import Table
+
+    from tollgate import tenants as service
+
     settings = load_settings()
     with metadata_session(settings) as session:
         tenants = service.list_tenants(session)
@@ -58,6 +62,8 @@ def list_() -> None:
 @app.command()
 def suspend(tenant_id: str) -> None:
     """Suspend a tenant: its keys and clients stop working until it is reactivated."""
+    from tollgate import tenants as service
+
     settings = load_settings()
     with metadata_session(settings) as session:
         service.suspend_tenant(session, tenant_id, actor=cli_actor())
@@ -67,6 +73,8 @@ def suspend(tenant_id: str) -> None:
 @app.command()
 def reactivate(tenant_id: str) -> None:
     """Reactivate a suspended tenant."""
+    from tollgate import tenants as service
+
     settings = load_settings()
     with metadata_session(settings) as session:
         service.reactivate_tenant(session, tenant_id, actor=cli_actor())

@@ -5,10 +5,8 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from tollgate.commands import cli_actor, console, load_settings, metadata_session, show
-from tollgate.db.models import Tenant
 from tollgate.errors import NotFound
 
 app = typer.Typer(
@@ -36,6 +34,7 @@ def create(
     description: Annotated[str, typer.Option(help="A note for the tenant.")] = "",
 ) -> None:
     """Register an endpoint for a tenant; prints its signing secret once."""
+    from tollgate.db.models import Tenant
     from tollgate.webhooks.endpoints import create_endpoint
 
     settings = load_settings()
@@ -58,6 +57,7 @@ def create(
 @app.command("list")
 def list_(tenant: Annotated[str | None, typer.Option(help="Only this tenant's.")] = None) -> None:
     """List endpoints (deleted ones too), newest first."""
+    from rich.table import Table
     from sqlalchemy import select
 
     from tollgate.db.webhook_models import WebhookEndpoint as E
@@ -91,6 +91,8 @@ def log_(
     limit: Annotated[int, typer.Option(min=1, help="At most this many attempts.")] = 50,
 ) -> None:
     """The endpoint's delivery log: every attempt, newest first."""
+    from rich.table import Table
+
     from tollgate.webhooks.endpoints import delivery_log
 
     with metadata_session(load_settings()) as session:
