@@ -21,7 +21,8 @@ from sqlalchemy import func, select
 from typer.testing import CliRunner
 
 from tollgate.cli import app
-from tollgate.commands.demo import DEMO_TENANTS, KEYS_FILE, platform_services
+from tollgate.commands.demo import KEYS_FILE, platform_services
+from tollgate.commands.demo_seed import DEMO_TENANTS
 from tollgate.db.contract_models import Subscription
 from tollgate.db.engine import session_factory
 from tollgate.db.models import ApiKey, OAuthClient, Tenant

@@ -11,21 +11,17 @@ import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.table import Table
-from sqlalchemy import make_url
 
 from tollgate.clock import utcnow
 from tollgate.commands import catalog_of, console, load_settings, metadata_session, show
 from tollgate.commands.demo_dagster import DAGSTER_HOME, dagster_instance, prepare_batch_lane
-from tollgate.commands.demo_guide import Guide
-from tollgate.commands.demo_seed import DEMO_TENANTS, seed_tenants
-from tollgate.contracts import list_subscriptions, subscription_status
-from tollgate.lake import LANDING_DATASETS, Lake
-from tollgate.settings import Settings
 from tollgate.supervisor import Child, Supervisor
+
+if TYPE_CHECKING:
+    from tollgate.settings import Settings
 
 KEYS_FILE = "demo-keys.json"
 ROOT = Path(__file__).resolve().parents[2]
@@ -88,6 +84,10 @@ def demo(
     ] = 7,
 ) -> None:
     """Set up the embedded platform (metadata DB, demo tenants and keys, history) and run it."""
+    from tollgate.commands.demo_guide import Guide
+    from tollgate.commands.demo_seed import seed_tenants
+    from tollgate.contracts import list_subscriptions, subscription_status
+
     settings = load_settings()
     catalog = catalog_of(settings)
     with metadata_session(settings) as session:
@@ -130,6 +130,8 @@ def demo(
 
 def ensure_backfill(settings: Settings, days: int) -> dict[str, int] | None:
     """Generate `days` whole days of history before today, unless they already landed."""
+    from tollgate.lake import LANDING_DATASETS, Lake
+
     if days == 0:
         return None
     lake = Lake.from_settings(settings)
@@ -154,6 +156,12 @@ def ensure_backfill(settings: Settings, days: int) -> dict[str, int] | None:
 def _report(
     settings: Settings, credentials: dict, history: dict[str, int] | None, services: list[Service]
 ) -> None:
+    from rich.table import Table
+    from sqlalchemy import make_url
+
+    from tollgate.commands.demo_seed import DEMO_TENANTS
+    from tollgate.lake import Lake
+
     table = Table("tenant", "tier", "regions", "key id", title="Demo tenants")
     regions = {t.id: ", ".join(t.regions or ["all"]) for t in DEMO_TENANTS}
     for tenant_id, entry in credentials["tenants"].items():

@@ -7,24 +7,17 @@ import threading
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from tollgate.clock import utcnow
 from tollgate.commands import load_settings
-from tollgate.events.contract import Event
-from tollgate.events.generator import GeneratorConfig, SyntheticSource
-from tollgate.events.writers import (
-    backfill_landing,
-    land_events,
-    live_feed,
-    produce_to_kafka,
-    write_jsonl,
-)
-from tollgate.lake import Lake
+
+if TYPE_CHECKING:
+    from tollgate.events.contract import Event
+    from tollgate.events.generator import GeneratorConfig
 
 app = typer.Typer(
     help=(
@@ -65,6 +58,8 @@ def _config(
     max_lateness: float = 600.0,
 ) -> GeneratorConfig:
     """The generator config of the options; an impossible value fails in one line."""
+    from tollgate.events.generator import GeneratorConfig
+
     try:
         return GeneratorConfig(
             seed=load_settings().seed if seed is None else seed,
@@ -97,6 +92,8 @@ def _start(value: str | None) -> datetime:
 
 def _wire(config: GeneratorConfig, start: str | None, count: int, days: float | None):
     """The raw lines to write, and how many events that is (exact, or expected for --days)."""
+    from tollgate.events.generator import SyntheticSource
+
     source, first = SyntheticSource(config), _start(start)
     if days is None:
         return source.raw(first, count=count), count
@@ -106,6 +103,8 @@ def _wire(config: GeneratorConfig, start: str | None, count: int, days: float | 
 
 
 def _progress(items: Iterable, total: int | None, what: str) -> Iterator:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
     columns = [TextColumn(f"{what:<6}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()]
     with Progress(*columns, console=err_console, transient=False) as progress:
         task = progress.add_task(what, total=total)
@@ -135,6 +134,8 @@ def jsonl(
     lines_per_file: Annotated[int, typer.Option(min=1, help="Lines per file.")] = 100_000,
 ) -> None:
     """Write the wire stream (events plus any faults) as JSON lines files."""
+    from tollgate.events.writers import write_jsonl
+
     config = _config(seed, customers, rate, fraud_rate, malformed_rate, duplicate_rate,
                      late_rate, max_lateness)  # fmt: skip
     lines, expected = _wire(config, start, count, days)
@@ -170,6 +171,8 @@ def kafka(
     """Produce the wire stream to a Kafka topic, one partition per region."""
     from confluent_kafka import KafkaException
 
+    from tollgate.events.writers import produce_to_kafka
+
     settings = load_settings()
     brokers = brokers or settings.kafka_brokers
     if not brokers:
@@ -200,6 +203,10 @@ def backfill(
 
     One file per dataset and hour (writer "backfill"): a rerun in the same hour overwrites it.
     """
+    from tollgate.events.generator import SyntheticSource
+    from tollgate.events.writers import backfill_landing
+    from tollgate.lake import Lake
+
     settings = load_settings()
     config = _config(seed, customers, rate, fraud_rate)
     end = utcnow().replace(minute=0, second=0, microsecond=0)
@@ -225,6 +232,10 @@ def live(
 
     Each flush lands one file per dataset and hour (writer "live", increasing epoch).
     """
+    from tollgate.events.generator import SyntheticSource
+    from tollgate.events.writers import land_events, live_feed
+    from tollgate.lake import Lake
+
     settings = load_settings()
     config = _config(seed, customers, settings.synthetic_rate if rate is None else rate, fraud_rate)
     lake = Lake.from_settings(settings)
