@@ -17,7 +17,7 @@ from bytewax.dataflow import Dataflow
 from streaming.flows.build import FlowOptions, build_flow
 from streaming.metrics import serve_metrics
 from streaming.runtime import tune_gc
-from streaming.sources import JsonlDirSource, SyntheticEvents
+from streaming.sources import BATCH_SIZE, JsonlDirSource, SyntheticEvents
 from tollgate.events.generator import GeneratorConfig
 from tollgate.settings import get_settings
 
@@ -28,11 +28,19 @@ tune_gc()
 flow = build_flow(settings)  # raw bytes -> validate -> customers / regions -> sinks
 
 
-def jsonl_flow(directory: str, shards: int = 16, writers: int = 2, lanes: int = 2) -> Dataflow:
+def jsonl_flow(
+    directory: str,
+    shards: int = 16,
+    writers: int = 2,
+    lanes: int = 2,
+    batch_size: int = BATCH_SIZE,
+) -> Dataflow:
     """The same flow over a directory of JSONL files (each file read once), split into
-    `lanes` input partitions by customer (fixed for a stream's life, like shards)."""
+    `lanes` input partitions by customer (fixed for a stream's life, like shards), read
+    `batch_size` lines at a time (a stop signal takes effect between batches)."""
     options = FlowOptions(shards=shards, writers=writers)
-    return build_flow(settings, source=JsonlDirSource(directory, lanes=lanes), options=options)
+    source = JsonlDirSource(directory, batch_size=batch_size, lanes=lanes)
+    return build_flow(settings, source=source, options=options)
 
 
 def synthetic_flow(start: str, count: int, customers: int = 2000) -> Dataflow:

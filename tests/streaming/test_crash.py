@@ -38,7 +38,9 @@ def _run(data_dir: Path, source: Path, recovery: Path) -> subprocess.Popen:
         "TOLLGATE_STREAM_METRICS_PORT": "0",
         "TOLLGATE_KAFKA_BROKERS": "",
     }
-    flow = f"streaming.flows.live_products:jsonl_flow('{source}', shards=8, writers=2)"
+    # Batches of 1,000 lines: a signal or a kill lands mid-input on these short replays.
+    options = "shards=8, writers=2, batch_size=1000"
+    flow = f"streaming.flows.live_products:jsonl_flow('{source}', {options})"
     args = [sys.executable, "-m", "streaming", flow, "-r", str(recovery), "-s", "1", "-b", "0"]
     return subprocess.Popen(args, cwd=ROOT, env=env, stderr=subprocess.PIPE)
 
