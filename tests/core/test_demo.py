@@ -171,8 +171,14 @@ def test_demo_runs_the_platform_prints_working_calls_and_stops_cleanly_on_ctrl_c
         wait_for_materializations(home, BILLING_AND_SLA, proc, lines, timeout=480)
     finally:
         os.killpg(proc.pid, signal.SIGINT)
-        proc.wait(timeout=90)
-        reader.join(timeout=10)
+        try:
+            proc.wait(timeout=90)
+        except subprocess.TimeoutExpired:  # never leave a platform running behind a failure
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=30)
+            raise
+        finally:
+            reader.join(timeout=10)
     out = "".join(lines)
     assert proc.returncode == 0, out[-5000:]
     assert "stopping stream, dagster, api" in out
