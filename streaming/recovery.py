@@ -10,6 +10,7 @@ discards that stream's files from it on before writing any.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import sys
 import time
@@ -19,14 +20,21 @@ from bytewax.recovery import init_db_dir
 
 RECOVERY_PARTITIONS = 1
 FIRST_EPOCH_FILE = "tollgate-first-epoch"
+INIT_LOCK_FILE = ".tollgate-init.lock"
 
 
 def ensure_recovery_dir(path: Path) -> None:
-    """Create the recovery partitions and the stream's first epoch unless already there."""
+    """Create the recovery partitions and the stream's first epoch unless already there.
+
+    The processes of a cluster start together and share the directory: the first to take
+    the lock creates the partitions, the others find them whole.
+    """
     path = Path(path)
     path.mkdir(parents=True, exist_ok=True)
-    if not any(path.glob("part-*.sqlite3")):
-        init_db_dir(path, RECOVERY_PARTITIONS)
+    with open(path / INIT_LOCK_FILE, "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not any(path.glob("part-*.sqlite3")):
+            init_db_dir(path, RECOVERY_PARTITIONS)
     first_epoch(path)
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import signal
 import subprocess
+import sys
 import threading
 import time
 from datetime import UTC, datetime
@@ -121,3 +122,23 @@ def test_processes_starting_together_create_the_live_store_once(postgres_url):
     assert set(inspect(engines[0]).get_table_names()) == set(store.metadata.tables)
     for e in engines:
         e.dispose()
+
+
+def test_processes_starting_together_create_the_recovery_directory_once(tmp_path):
+    """A cluster's processes start at the same moment on one recovery directory."""
+    recovery, go = tmp_path / "recovery", tmp_path / "go"
+    script = (
+        "import sys, time; from pathlib import Path\n"
+        "from streaming.recovery import ensure_recovery_dir\n"
+        f"while not Path({str(go)!r}).exists(): time.sleep(0.001)\n"
+        f"ensure_recovery_dir(Path({str(recovery)!r}))\n"
+    )
+    procs = [
+        subprocess.Popen([sys.executable, "-c", script], cwd=ROOT, stderr=subprocess.PIPE)
+        for _ in range(6)
+    ]
+    time.sleep(3)  # every process imported and waiting
+    go.touch()
+    for p in procs:
+        assert p.wait(60) == 0, p.stderr.read().decode()[-2000:]
+    assert len(list(recovery.glob("part-*.sqlite3"))) == 1
