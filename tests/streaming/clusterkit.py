@@ -52,5 +52,10 @@ def start_cluster(data_dir: Path, flow: str, processes: int, *args: str, env=Non
 
 def finish(procs, timeout: float = 240) -> None:
     for p in procs:
-        code = p.wait(timeout)
+        try:
+            code = p.wait(timeout)
+        except subprocess.TimeoutExpired:  # a stuck cluster is not left running behind a failure
+            for q in procs:
+                q.kill()
+            raise
         assert code == 0, (code, p.stderr.read().decode()[-3000:] if p.stderr else "")
