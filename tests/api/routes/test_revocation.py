@@ -4,14 +4,12 @@ issued before, and push streams opened before, stop working, and nothing after i
 from __future__ import annotations
 
 import json
-import threading
 import time
 from datetime import timedelta
 
 import httpx
 import pytest
-import uvicorn
-from apiworld import auth, behavior_row, free_port, risk_row
+from apiworld import auth, behavior_row, risk_row
 from sqlalchemy import func, select
 
 from tollgate import tenants
@@ -89,20 +87,10 @@ def test_a_link_issued_to_an_oauth_client_ends_with_the_client(client, world, ap
 
 
 @pytest.fixture
-def server(app):
-    app.state.services.sse_heartbeat_seconds = 0.3
+def server(server, app):
+    """The shared live server, with the stream guard checking credentials every 0.2 s."""
     app.state.services.stream_guard.interval = 0.2
-    port = free_port()
-    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not srv.started:
-        assert time.monotonic() < deadline, "server did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    srv.should_exit = True
-    thread.join(10)
+    return server
 
 
 def _events(response: httpx.Response):
