@@ -85,9 +85,13 @@ def _assert_same(clean: Path, crashed: Path) -> None:
 
 @pytest.fixture(scope="module")
 def small_replay(tmp_path_factory) -> tuple[Path, Path]:
-    """A 40,000-line replay and the data directory of its uninterrupted run."""
+    """A 120,000-line replay and the data directory of its uninterrupted run.
+
+    Long enough that the first snapshot (after one second) comes well before the input ends:
+    an idle machine read a 40,000-line replay whole before the SIGTERM test's signal landed.
+    """
     tmp = tmp_path_factory.mktemp("small")
-    source = _source(tmp, 40_000)
+    source = _source(tmp, 120_000)
     return source, _clean_run(tmp, source)
 
 
