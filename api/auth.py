@@ -51,6 +51,12 @@ class Principal:
     # When the tenant went onto its tier (a trial's days count from here).
     tier_since: datetime | None = None
 
+    @property
+    def credential(self) -> str:
+        """The credential that authenticated, as audit records name the actor and signed
+        links the credential they were issued to (revoking it revokes the link)."""
+        return f"key:{self.key_id}" if self.key_id else f"client:{self.client_id}"
+
 
 def _unauthorized(code: str, message: str) -> ApiError:
     return ApiError(401, code, message, headers={"WWW-Authenticate": 'Bearer realm="tollgate"'})

@@ -32,11 +32,6 @@ PROTOCOL_ACTION = {"protocol": {"minReaderVersion": 1}}
 FILES_ROUTE = "/v1/sharing/files"
 
 
-def credential_of(principal: Principal) -> str:
-    """The credential a signed URL is issued to: revoking it revokes the URL."""
-    return f"key:{principal.key_id}" if principal.key_id else f"client:{principal.client_id}"
-
-
 def table_name(product_id: str, schema_version: str | None = None) -> str:
     """A product's table: in the version REST serves by default, or (`<product>_v1_2`) in
     an older declared schema version, while it is not retired."""
@@ -193,7 +188,7 @@ def file_action(
     expires_at = utcnow() + ttl
     path = f"{view.product_id}/{view.version}/{view.view}/{f.part}"
     params = download_params(
-        services.settings.secret(), path, principal.tenant_id, expires_at, credential_of(principal)
+        services.settings.secret(), path, principal.tenant_id, expires_at, principal.credential
     )
     url = (
         f"{base_url.rstrip('/')}{FILES_ROUTE}/{quote(principal.tenant_id)}/{path}.parquet"

@@ -86,7 +86,7 @@ async def login(
             _auth_failed, services, address, api_key or None, exc.code, request.url.path
         )
         return _login_page(request, services, 401, "Those credentials were not accepted.", next)
-    credential = f"key:{principal.key_id}" if principal.key_id else f"client:{principal.client_id}"
+    credential = principal.credential
     await asyncio.to_thread(
         audit.record_now,
         services.settings.metadata_db_url,

@@ -11,7 +11,6 @@ from fastapi import APIRouter, Response
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
-from api.auth import Principal
 from api.deps import IdempotencyKeyHeader, PrincipalDep, ServicesDep, entitled
 from api.errors import ApiError, error_responses
 from tollgate.clock import utcnow
@@ -67,10 +66,6 @@ class PurchaseList(BaseModel):
 
 def _usd(micros: int) -> Decimal:
     return Decimal(micros) / MICROS
-
-
-def _actor(principal: Principal) -> str:
-    return f"key:{principal.key_id}" if principal.key_id else f"client:{principal.client_id}"
 
 
 @subscriptions.get(
@@ -152,7 +147,7 @@ def buy(
                 body.product_id,
                 idempotency_key=idempotency_key,
                 catalog=services.catalog,
-                actor=_actor(principal),
+                actor=principal.credential,
             )
     except NotEntitled as exc:
         status = 422 if exc.code == "not_one_time" else 403

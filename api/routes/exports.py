@@ -50,7 +50,7 @@ def _status(
     if job.status == SUCCEEDED and job.expires_at is not None:
         # The link names the credential it was issued to: revoking it revokes the link.
         params = download_params(
-            services.settings.secret(), job.id, job.tenant_id, job.expires_at, _actor(principal)
+            services.settings.secret(), job.id, job.tenant_id, job.expires_at, principal.credential
         )
         url = f"/v1/exports/{job.id}/download?{urlencode(params)}"
     total = job.rows_total or 0
@@ -112,10 +112,6 @@ def _job(services: Services, export_id: str, tenant_id: str | None) -> ExportJob
             raise ApiError(404, "export_not_found", f"no export {export_id!r}")
         session.expunge(job)
     return job
-
-
-def _actor(principal: Principal) -> str:
-    return f"key:{principal.key_id}" if principal.key_id else f"client:{principal.client_id}"
 
 
 @router.post(
@@ -196,7 +192,7 @@ def create_export(
         audit.record(
             session,
             principal.tenant_id,
-            _actor(principal),
+            principal.credential,
             "export.create",
             job.id,
             details={"product_id": product.id, "format": body.format, "rows": job.rows_total},
@@ -277,7 +273,7 @@ def download_export(
         actor = "signed-link"
     else:
         job = _job(services, export_id, principal.tenant_id)
-        actor = _actor(principal)
+        actor = principal.credential
     if job.status != SUCCEEDED or not job.checksum:
         raise ApiError(
             409, "export_not_ready", f"the export is {job.status}", {"status": job.status}

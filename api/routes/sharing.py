@@ -32,7 +32,6 @@ from api.sharing import (
 )
 from api.sharingfiles import (
     PROTOCOL_ACTION,
-    credential_of,
     file_action,
     resolve_version,
     served_shape,
@@ -241,7 +240,7 @@ def query_table(
     view, files = tenant_files(services, principal, product, version, shape)
     types = column_types(product, shape)
     files = prune(types, files, q.predicateHints, q.jsonPredicateHints, q.limitHint)
-    credential = credential_of(principal)
+    credential = principal.credential
     base = services.settings.public_url or str(request.base_url)
     lines = [PROTOCOL_ACTION, metadata_action(product, shape)]
     lines += [file_action(services, base, principal, view, f) for f in files]

@@ -10,7 +10,6 @@ from fastapi import APIRouter, Path, Query, Response
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
-from api.auth import Principal
 from api.deps import PrincipalDep, ServicesDep
 from api.errors import ApiError, error_responses
 from tollgate.db.webhook_models import WebhookEndpoint
@@ -96,10 +95,6 @@ def _out(e: WebhookEndpoint) -> dict:
     }
 
 
-def _actor(principal: Principal) -> str:
-    return f"key:{principal.key_id}" if principal.key_id else f"client:{principal.client_id}"
-
-
 def _not_found(exc: NotFound) -> ApiError:
     return ApiError(404, exc.code, str(exc))
 
@@ -120,7 +115,7 @@ def register(services: ServicesDep, principal: PrincipalDep, body: EndpointIn) -
                 body.url,
                 event_types=body.event_types,
                 description=body.description,
-                actor=_actor(principal),
+                actor=principal.credential,
                 allowed_networks=services.settings.webhook_private_networks,
             )
     except TollgateError as exc:
@@ -166,7 +161,7 @@ def get_one(services: ServicesDep, principal: PrincipalDep, endpoint_id: Endpoin
 def delete(services: ServicesDep, principal: PrincipalDep, endpoint_id: EndpointId) -> Response:
     try:
         with Session(services.metadata_engine) as session:
-            delete_endpoint(session, principal.tenant_id, endpoint_id, _actor(principal))
+            delete_endpoint(session, principal.tenant_id, endpoint_id, principal.credential)
     except NotFound as exc:
         raise _not_found(exc) from None
     return Response(status_code=204)
@@ -185,7 +180,9 @@ def send_test(
 ) -> TestEventOut:
     try:
         with Session(services.metadata_engine) as session:
-            event_id = send_test_event(session, principal.tenant_id, endpoint_id, _actor(principal))
+            event_id = send_test_event(
+                session, principal.tenant_id, endpoint_id, principal.credential
+            )
     except NotFound as exc:
         raise _not_found(exc) from None
     except Conflict as exc:
