@@ -9,11 +9,9 @@ from __future__ import annotations
 import base64
 from datetime import UTC, datetime
 from typing import Annotated, Any
-from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from fastapi.responses import FileResponse
-from sqlalchemy import select
 
 from api.auth import Principal
 from api.contracts import purchased_version
@@ -30,88 +28,16 @@ from api.deps import (
     view_of,
 )
 from api.errors import ApiError, error_responses
-from api.exportmodels import STATUS_DOC, ExportData, ExportRequest, ExportStatus
-from api.services import Services
+from api.exportmodels import STATUS_DOC, ExportRequest, ExportStatus
+from api.exportstatus import export_status, find_job, schema_of
 from tollgate import audit
 from tollgate.clock import utcnow
 from tollgate.db.engine import session_factory
-from tollgate.db.models import ExportJob
-from tollgate.exports import ExportError, SignatureError, download_params, verify_download
+from tollgate.exports import ExportError, SignatureError, verify_download
 from tollgate.exports.jobs import SUCCEEDED, RowCapExceeded, plan_export
 
 router = APIRouter(prefix="/v1/exports", tags=["exports"])
 ExportId = Annotated[str, Path(max_length=64)]
-
-
-def _status(
-    services: Services, job: ExportJob, principal: Principal, response: Response | None = None
-) -> ExportStatus:
-    url = None
-    if job.status == SUCCEEDED and job.expires_at is not None:
-        # The link names the credential it was issued to: revoking it revokes the link.
-        params = download_params(
-            services.settings.secret(), job.id, job.tenant_id, job.expires_at, principal.credential
-        )
-        url = f"/v1/exports/{job.id}/download?{urlencode(params)}"
-    total = job.rows_total or 0
-    version = job.params["snapshot_version"]
-    state = services.status(services.catalog.product(job.product_id), version)
-    if response is not None:
-        response.headers.update(status_headers(state))
-        response.headers["X-Data-Delay"] = str(_delay_of(services, job))
-        response.headers["X-Data-Sample"] = f"{job.params.get('sample_fraction', 1.0):g}"
-    return ExportStatus(
-        id=job.id,
-        product_id=job.product_id,
-        format=job.format,
-        status=job.status,  # type: ignore[arg-type]
-        rows_total=job.rows_total,
-        rows_done=job.rows_done,
-        progress=1.0 if job.status == SUCCEEDED else (job.rows_done / total if total else 0.0),
-        bytes=job.bytes,
-        checksum_sha256=job.checksum,
-        created_at=job.created_at,
-        finished_at=job.finished_at,
-        expires_at=job.expires_at,
-        error=job.error,
-        download_url=url,
-        data_schema_version=_schema_of(services, job),
-        metadata=ExportData(
-            snapshot_version=version,
-            watermark_at=state.watermark_at,
-            freshness_seconds=state.freshness_seconds,
-            freshness_sla_seconds=state.sla_seconds,
-            status=state.status,
-            status_reason=state.reason,
-            regions=job.params.get("regions") or services.catalog.regions,
-            delay_seconds=_delay_of(services, job),
-            sample_fraction=job.params.get("sample_fraction", 1.0),
-        ),
-    )
-
-
-def _schema_of(services: Services, job: ExportJob) -> str:
-    """The schema version whose columns the job's file holds."""
-    asked = (job.params or {}).get("schema_version")
-    return asked or services.catalog.product(job.product_id).schema_version.version
-
-
-def _delay_of(services: Services, job: ExportJob) -> int:
-    """The tier's delay the job's rows were cut at."""
-    return (job.params or {}).get("delay_seconds", 0)
-
-
-def _job(services: Services, export_id: str, tenant_id: str | None) -> ExportJob:
-    """The job, or 404 (also when it belongs to another tenant: ids are not disclosed)."""
-    query = select(ExportJob).where(ExportJob.id == export_id)
-    if tenant_id is not None:
-        query = query.where(ExportJob.tenant_id == tenant_id)
-    with session_factory(services.settings.metadata_db_url)() as session:
-        job = session.scalars(query).first()
-        if job is None:
-            raise ApiError(404, "export_not_found", f"no export {export_id!r}")
-        session.expunge(job)
-    return job
 
 
 @router.post(
@@ -202,7 +128,7 @@ def create_export(
     request.app.state.export_worker.submit(job.id)
     response.headers["X-Data-Schema-Version"] = shape.name
     response.headers.update(shape.headers(utcnow()))
-    return _status(services, job, principal, response)
+    return export_status(services, job, principal, response)
 
 
 @router.get(
@@ -217,7 +143,8 @@ def get_export(
     export_id: ExportId,
     response: Response = None,  # type: ignore[assignment]  # FastAPI passes it; the portal not
 ) -> ExportStatus:
-    return _status(services, _job(services, export_id, principal.tenant_id), principal, response)
+    job = find_job(services, export_id, principal.tenant_id)
+    return export_status(services, job, principal, response)
 
 
 @router.get(
@@ -242,7 +169,7 @@ def download_export(
 ) -> FileResponse:
     url = services.settings.metadata_db_url
     if principal is None:
-        job = _job(services, export_id, None)
+        job = find_job(services, export_id, None)
         try:
             verify_download(
                 services.settings.secret(),
@@ -272,7 +199,7 @@ def download_export(
             raise ApiError(403, refused.code, refused.message)
         actor = "signed-link"
     else:
-        job = _job(services, export_id, principal.tenant_id)
+        job = find_job(services, export_id, principal.tenant_id)
         actor = principal.credential
     if job.status != SUCCEEDED or not job.checksum:
         raise ApiError(
@@ -292,7 +219,7 @@ def download_export(
         "X-Checksum-SHA256": job.checksum,
         "Repr-Digest": f"sha-256=:{digest}:",
         "Digest": f"sha-256={digest}",
-        "X-Data-Schema-Version": _schema_of(services, job),
+        "X-Data-Schema-Version": schema_of(services, job),
         **status_headers(services.status(product, job.params["snapshot_version"])),
     }
     media = {"csv": "text/csv", "jsonl": "application/x-ndjson"}.get(
