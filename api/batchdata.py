@@ -16,8 +16,9 @@ import duckdb
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from api.errors import ApiError
-from tollgate.catalog import Product, sample_buckets, sample_condition
+from tollgate.catalog import Product
 from tollgate.lake import SNAPSHOT_DATA_FILE, Lake
+from tollgate.sampling import sample_buckets, sample_condition
 from tollgate.schema_versions import ServedColumn, VersionShape
 
 MAX_PAGE_SIZE = 1000

@@ -7,7 +7,6 @@ catalog fails at load with a `CatalogError` naming the entry and the field, e.g.
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
@@ -16,23 +15,13 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from tollgate.prices import Price, price_history_fault
-from tollgate.schema_versions import (
-    SchemaVersion,
-    VersionShape,
-    schema_versions_fault,
-    version_shapes,
-)
+from tollgate.catalog_checks import IDENTIFIER, CatalogError, check_references, validation_fault
+from tollgate.credit_policy import CreditPolicy
+from tollgate.prices import Price
+from tollgate.schema_versions import SchemaVersion, VersionShape, version_shapes
 
 Lane = Literal["live", "batch"]
 ColumnType = Literal["string", "integer", "double", "boolean", "timestamp", "date"]
-
-_PRODUCT_ID = re.compile(r"^[a-z][a-z0-9-]*$")
-_IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]*$")
-
-
-class CatalogError(ValueError):
-    """The catalog is invalid; the message names the entry and the field."""
 
 
 class _Strict(BaseModel):
@@ -47,7 +36,7 @@ class Column(_Strict):
     @field_validator("name")
     @classmethod
     def _identifier(cls, v: str) -> str:
-        if not _IDENTIFIER.match(v):
+        if not IDENTIFIER.match(v):
             raise ValueError(f"{v!r} is not a lower_snake_case identifier")
         return v
 
@@ -63,32 +52,6 @@ class QualityRules(_Strict):
 
     def columns(self) -> set[str]:
         return {*self.not_null, *self.unique, *self.ranges, *self.accepted_values}
-
-
-class AvailabilityCredit(_Strict):
-    """A month's availability under `below` credits `percent` of the product's charges."""
-
-    below: float = Field(gt=0, le=1)
-    percent: int = Field(gt=0, le=100)
-
-
-class CreditPolicy(_Strict):
-    """What a buyer is credited when a product misses its SLA (tollgate.billing.credits).
-
-    `stale`: a delivery made over the product's freshness SLA is credited in full;
-    `degraded`: so is one made while the quality gate held the product degraded (or stale);
-    `availability`: the largest percent whose `below` the month's availability is under."""
-
-    stale: bool = False
-    degraded: bool = False
-    availability: list[AvailabilityCredit] = []
-
-    def availability_percent(self, availability: float) -> int:
-        return max((a.percent for a in self.availability if availability < a.below), default=0)
-
-    @property
-    def credits_deliveries(self) -> bool:
-        return self.stale or self.degraded
 
 
 # Product.shapes() by product object; the entry holds the object, so its id is not reused
@@ -152,20 +115,6 @@ class Product(_Strict):
 
     def column(self, name: str) -> Column | None:
         return next((c for c in self.columns if c.name == name), None)
-
-
-SAMPLE_BUCKETS = 10_000
-
-
-def sample_condition(key_sql: str, buckets_param: str) -> str:
-    """A tier's row sample as a DuckDB condition: a row is in when its key hashes into the
-    first `sample_buckets(fraction)` buckets, so the same rows are in on every page, query
-    and export."""
-    return f"hash({key_sql}) % {SAMPLE_BUCKETS} < {buckets_param}"
-
-
-def sample_buckets(fraction: float) -> int:
-    return int(fraction * SAMPLE_BUCKETS)
 
 
 class Tier(_Strict):
@@ -237,10 +186,8 @@ def parse_catalog(raw: object) -> Catalog:
     try:
         catalog = Catalog.model_validate(raw)
     except ValidationError as exc:
-        err = exc.errors()[0]
-        where = _locate(raw, err["loc"])
-        raise CatalogError(f"{where}: {_reason(err)}") from None
-    _check_references(catalog)
+        raise CatalogError(validation_fault(raw, exc.errors()[0])) from None
+    check_references(catalog)
     return catalog
 
 
@@ -263,74 +210,3 @@ def get_catalog(path: str | None = None) -> Catalog:
 
         path = str(get_settings().catalog_path)
     return load_catalog(path)
-
-
-def _check_references(catalog: Catalog) -> None:
-    seen: set[str] = set()
-    for p in catalog.products:
-        where = f"products[{p.id}]"
-        if not _PRODUCT_ID.match(p.id):
-            raise CatalogError(f"{where}.id: {p.id!r} must be lower-kebab-case")
-        if p.id in seen:
-            raise CatalogError(f"{where}.id: duplicate product id")
-        seen.add(p.id)
-        if not _IDENTIFIER.match(p.source):
-            raise CatalogError(f"{where}.source: {p.source!r} is not a table identifier")
-        names = p.column_names
-        if len(set(names)) != len(names):
-            raise CatalogError(f"{where}.columns: duplicate column name")
-        for field in ("key_column", "time_column"):
-            if getattr(p, field) not in names:
-                raise CatalogError(f"{where}.{field}: {getattr(p, field)!r} is not a column")
-        if p.region_column and p.region_column not in names:
-            raise CatalogError(f"{where}.region_column: {p.region_column!r} is not a column")
-        for col in sorted(p.quality.columns()):
-            if col not in names:
-                raise CatalogError(f"{where}.quality: {col!r} is not a column")
-        fault = price_history_fault(p.price, p.price_changes, p.lane)
-        if fault is not None:
-            raise CatalogError(f"{where}.{fault}")
-        fixed = (p.key_column, p.time_column, p.region_column)
-        fault = schema_versions_fault(p.schema_versions, names, fixed)
-        if fault is not None:
-            raise CatalogError(f"{where}.{fault}")
-    for name, tier in catalog.tiers.items():
-        for product_id in tier.products:
-            if product_id not in seen:
-                raise CatalogError(f"tiers[{name}].products: unknown product {product_id!r}")
-    for p in catalog.products:
-        if not catalog.tiers_with(p.id):
-            raise CatalogError(f"products[{p.id}]: no tier sells it")
-
-
-def _locate(raw: dict, loc: tuple) -> str:
-    """Render a pydantic error location with product ids instead of list indexes."""
-    parts: list[str] = []
-    node: object = raw
-    for step in loc:
-        if isinstance(step, int) and isinstance(node, list):
-            item = node[step] if step < len(node) else None
-            label = (
-                (item.get("id") or item.get("name") or item.get("version"))
-                if isinstance(item, dict)
-                else None
-            )
-            parts[-1] += f"[{label or step}]"
-            node = item
-        elif isinstance(node, dict) and parts and parts[-1] == "tiers" and step in node:
-            parts[-1] += f"[{step}]"
-            node = node[step]
-        else:
-            parts.append(str(step))
-            node = node.get(step) if isinstance(node, dict) else None
-    return ".".join(parts) or "catalog"
-
-
-def _reason(err: dict) -> str:
-    if err["type"] == "literal_error":
-        return f"{err['input']!r} is not one of {err['ctx']['expected']}"
-    if err["type"] == "missing":
-        return "required field is missing"
-    if err["type"] == "extra_forbidden":
-        return "unknown field"
-    return str(err["msg"]).removeprefix("Value error, ")

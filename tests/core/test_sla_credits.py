@@ -181,7 +181,8 @@ def test_credits_for_a_stale_hour_a_degraded_snapshot_and_low_availability(month
 def test_a_products_own_policy_and_the_thresholds(settings):
     import yaml
 
-    from tollgate.catalog import CreditPolicy, parse_catalog
+    from tollgate.catalog import parse_catalog
+    from tollgate.credit_policy import CreditPolicy
 
     raw = yaml.safe_load(settings.catalog_path.read_text())
     raw["products"][0]["sla_credits"] = {"stale": True}  # transaction-risk: its own

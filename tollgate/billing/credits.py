@@ -1,6 +1,6 @@
 """SLA credits: what a buyer gets back when a product missed its SLA.
 
-The catalog states each product's credit policy (`tollgate.catalog.CreditPolicy`). Per
+The catalog states each product's credit policy (`tollgate.credit_policy.CreditPolicy`). Per
 tenant and product of a month, billing computes from the delivery trail and the request log:
 - a delivery credit: every charged delivery made while the product was stale (its freshness
   at delivery over the product's freshness SLA, as tollgate.status decides stale) or

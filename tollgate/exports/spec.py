@@ -14,8 +14,9 @@ import pyarrow as pa
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
-from tollgate.catalog import Product, sample_buckets, sample_condition
+from tollgate.catalog import Product
 from tollgate.lake import SNAPSHOT_DATA_FILE, Lake
+from tollgate.sampling import sample_buckets, sample_condition
 from tollgate.schema_versions import NotHeld, VersionShape
 
 ExportFormat = Literal["csv", "parquet", "jsonl"]

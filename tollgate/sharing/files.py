@@ -6,7 +6,7 @@ A tenant's view is then a choice of files: its regions are the files of those re
 trial's delay the days up to its cut-off, a sampled tier the sampled files. Nothing is left
 for the client to filter. The rows of a file are exactly those a REST batch query of the
 same view returns for that region and day: the same snapshot, the same sample condition
-(`tollgate.catalog.sample_condition`) through the same DuckDB.
+(`tollgate.sampling.sample_condition`) through the same DuckDB.
 
 Versions are immutable, so a view's files are written once, on first use, into a staging
 directory renamed into place whole (with `index.json` listing each file and its stats).
@@ -27,8 +27,9 @@ import duckdb
 import pyarrow.parquet as pq
 from pydantic import BaseModel, ConfigDict
 
-from tollgate.catalog import Product, sample_buckets, sample_condition
+from tollgate.catalog import Product
 from tollgate.lake import SNAPSHOT_DATA_FILE, Lake
+from tollgate.sampling import sample_buckets, sample_condition
 from tollgate.schema_versions import VersionShape
 
 INDEX_FILE = "index.json"
