@@ -4,9 +4,7 @@ of actions), actor, outcome, target and time; a table or JSON lines."""
 from __future__ import annotations
 
 import json
-import os
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -17,16 +15,9 @@ from tollgate.db.migrate import upgrade
 from tollgate.db.models import AuditEntry
 from tollgate.settings import Settings
 
-ROOT = Path(__file__).resolve().parents[2]
-
 
 @pytest.fixture
-def run(monkeypatch, tmp_path):
-    for name in list(os.environ):
-        if name.startswith("TOLLGATE_"):
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("TOLLGATE_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setenv("TOLLGATE_CATALOG_PATH", str(ROOT / "catalog.yaml"))
+def run(cli_env):
     url = Settings().metadata_db_url
     upgrade(url)
     rows = [

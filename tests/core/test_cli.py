@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 import sys
@@ -17,19 +16,11 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
-def run(monkeypatch, tmp_path):
+def run(cli_env):
     """Invoke the CLI against a fresh data directory, isolated from the caller's TOLLGATE_*."""
-    for name in list(os.environ):
-        if name.startswith("TOLLGATE_"):
-            monkeypatch.delenv(name)
-    monkeypatch.chdir(tmp_path)
-    base = {
-        "TOLLGATE_DATA_DIR": str(tmp_path / "data"),
-        "TOLLGATE_CATALOG_PATH": str(ROOT / "catalog.yaml"),
-    }
 
     def invoke(*args: str, **env: str):
-        return CliRunner().invoke(app, list(args), env={**base, **env})
+        return CliRunner().invoke(app, list(args), env={**cli_env, **env})
 
     return invoke
 

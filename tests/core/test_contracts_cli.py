@@ -3,9 +3,6 @@ line, exit 1, and writes nothing but the audit row that records the refusal."""
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import pytest
 from sqlalchemy import func, select
 from typer.testing import CliRunner
@@ -15,22 +12,11 @@ from tollgate.db.contract_models import Purchase, Subscription
 from tollgate.db.engine import make_engine
 from tollgate.db.models import AuditEntry
 
-ROOT = Path(__file__).resolve().parents[2]
-
 
 @pytest.fixture
-def run(monkeypatch, tmp_path):
-    for name in list(os.environ):
-        if name.startswith("TOLLGATE_"):
-            monkeypatch.delenv(name)
-    monkeypatch.chdir(tmp_path)
-    env = {
-        "TOLLGATE_DATA_DIR": str(tmp_path / "data"),
-        "TOLLGATE_CATALOG_PATH": str(ROOT / "catalog.yaml"),
-    }
-
+def run(cli_env, tmp_path):
     def invoke(*args: str):
-        return CliRunner().invoke(app, list(args), env=env)
+        return CliRunner().invoke(app, list(args), env=cli_env)
 
     assert invoke("tenants", "create", "initech", "--tier", "premium").exit_code == 0
     assert invoke("tenants", "create", "globex", "--tier", "standard").exit_code == 0

@@ -38,18 +38,6 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture
-def env(monkeypatch, tmp_path) -> dict[str, str]:
-    for name in list(os.environ):
-        if name.startswith("TOLLGATE_"):
-            monkeypatch.delenv(name)
-    monkeypatch.chdir(tmp_path)
-    return {
-        "TOLLGATE_DATA_DIR": str(tmp_path / "data"),
-        "TOLLGATE_CATALOG_PATH": str(ROOT / "catalog.yaml"),
-    }
-
-
 def setup_only(env: dict[str, str], backfill_days: int = 1):
     args = ["demo", "--no-run", "--backfill-days", str(backfill_days)]
     result = CliRunner().invoke(app, args, env=env)
@@ -64,11 +52,11 @@ def counts(settings: Settings) -> tuple[int, int, int]:
         )
 
 
-def test_setup_is_idempotent_and_keys_stay_owner_only(env):
-    settings = Settings(data_dir=Path(env["TOLLGATE_DATA_DIR"]), _env_file=None)
+def test_setup_is_idempotent_and_keys_stay_owner_only(cli_env):
+    settings = Settings(data_dir=Path(cli_env["TOLLGATE_DATA_DIR"]), _env_file=None)
     keys_file = settings.data_dir / KEYS_FILE
 
-    first = setup_only(env)
+    first = setup_only(cli_env)
     saved = json.loads(keys_file.read_text())
     assert stat.S_IMODE(keys_file.stat().st_mode) == 0o600
     assert set(saved["tenants"]) == {t.id for t in DEMO_TENANTS}
@@ -84,7 +72,7 @@ def test_setup_is_idempotent_and_keys_stay_owner_only(env):
     assert (sub.tenant_id, sub.product_id) == ("initech-premium", "region-activity")
     assert "initech-premium subscribes to region-activity" in first.output
 
-    second = setup_only(env)
+    second = setup_only(cli_env)
     with session_factory(settings.metadata_db_url)() as s:
         assert s.scalars(select(Subscription.id)).all() == [sub.id]  # not subscribed twice
     assert json.loads(keys_file.read_text()) == saved
@@ -96,30 +84,30 @@ def test_setup_is_idempotent_and_keys_stay_owner_only(env):
         assert entry["api_key"] in first.output and entry["api_key"] in second.output
 
 
-def test_a_revoked_demo_key_is_replaced_on_rerun(env):
-    setup_only(env, backfill_days=0)
-    keys_file = Path(env["TOLLGATE_DATA_DIR"]) / KEYS_FILE
+def test_a_revoked_demo_key_is_replaced_on_rerun(cli_env):
+    setup_only(cli_env, backfill_days=0)
+    keys_file = Path(cli_env["TOLLGATE_DATA_DIR"]) / KEYS_FILE
     old = json.loads(keys_file.read_text())["tenants"]["acme-trial"]
-    revoked = CliRunner().invoke(app, ["keys", "revoke", old["key_id"]], env=env)
+    revoked = CliRunner().invoke(app, ["keys", "revoke", old["key_id"]], env=cli_env)
     assert revoked.exit_code == 0, revoked.output
-    setup_only(env, backfill_days=0)
+    setup_only(cli_env, backfill_days=0)
     new = json.loads(keys_file.read_text())["tenants"]["acme-trial"]
     assert new["key_id"] != old["key_id"]
-    settings = Settings(data_dir=Path(env["TOLLGATE_DATA_DIR"]), _env_file=None)
+    settings = Settings(data_dir=Path(cli_env["TOLLGATE_DATA_DIR"]), _env_file=None)
     assert counts(settings) == (3, 4, 1)
 
 
-def test_initech_is_limited_to_its_regions(env):
-    setup_only(env, backfill_days=0)
-    settings = Settings(data_dir=Path(env["TOLLGATE_DATA_DIR"]), _env_file=None)
+def test_initech_is_limited_to_its_regions(cli_env):
+    setup_only(cli_env, backfill_days=0)
+    settings = Settings(data_dir=Path(cli_env["TOLLGATE_DATA_DIR"]), _env_file=None)
     with session_factory(settings.metadata_db_url)() as s:
         assert s.get(Tenant, "initech-premium").allowed_regions == ["US-East", "EU"]
         assert s.get(Tenant, "acme-trial").allowed_regions is None
 
 
-def test_every_platform_process_is_a_valid_command(env):
+def test_every_platform_process_is_a_valid_command(cli_env):
     """Each supervised child's command line parses (its --help runs)."""
-    settings = Settings(data_dir=Path(env["TOLLGATE_DATA_DIR"]), _env_file=None)
+    settings = Settings(data_dir=Path(cli_env["TOLLGATE_DATA_DIR"]), _env_file=None)
     for service in platform_services(settings):
         argv = service.child.argv
         done = subprocess.run(
@@ -130,7 +118,7 @@ def test_every_platform_process_is_a_valid_command(env):
 
 @pytest.mark.slow
 @pytest.mark.timeout(900)  # the whole platform up, then its first billing and SLA runs
-def test_demo_runs_the_platform_prints_working_calls_and_stops_cleanly_on_ctrl_c(env):
+def test_demo_runs_the_platform_prints_working_calls_and_stops_cleanly_on_ctrl_c(cli_env):
     """The whole `make demo` path: set up, supervise the three lanes, print a live lookup
     that answers as printed, then stop everything on Ctrl-C."""
     ports = {
@@ -140,7 +128,7 @@ def test_demo_runs_the_platform_prints_working_calls_and_stops_cleanly_on_ctrl_c
     }
     proc = subprocess.Popen(
         [sys.executable, "-m", "tollgate.cli", "demo", "--backfill-days", "0"],
-        env={**os.environ, **env, **ports},
+        env={**os.environ, **cli_env, **ports},
         cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -158,7 +146,7 @@ def test_demo_runs_the_platform_prints_working_calls_and_stops_cleanly_on_ctrl_c
             pytest.fail("no live calls printed:\n" + "".join(lines)[-5000:])
         lookup = next((line for line in list(lines) if "/v1/live/transaction-risk/" in line), None)
         time.sleep(0.5)
-    home = Path(env["TOLLGATE_DATA_DIR"]) / "dagster"
+    home = Path(cli_env["TOLLGATE_DATA_DIR"]) / "dagster"
     try:
         key, url = re.search(r'Bearer (\S+)" (\S+)', lookup).groups()
         answer = httpx.get(url, headers={"Authorization": f"Bearer {key}"}, timeout=30)
@@ -185,7 +173,7 @@ def test_demo_runs_the_platform_prints_working_calls_and_stops_cleanly_on_ctrl_c
     assert "Traceback" not in out
     # DEBUG stays in the per-process log files; the console shows INFO and above.
     assert " - DEBUG - " not in out
-    logs = Path(env["TOLLGATE_DATA_DIR"]) / "logs"
+    logs = Path(cli_env["TOLLGATE_DATA_DIR"]) / "logs"
     assert " - DEBUG - " in (logs / "dagster.log").read_text()
     assert {"stream.log", "dagster.log", "api.log"} <= {p.name for p in logs.iterdir()}
     assert (home / "dagster.yaml").exists()
@@ -247,10 +235,10 @@ def wait_for_materializations(home, keys, proc, lines, timeout: float) -> None:
         time.sleep(3)
 
 
-def test_the_summary_panel_repeats_urls_keys_and_calls(env):
+def test_the_summary_panel_repeats_urls_keys_and_calls(cli_env):
     from tollgate.commands.demo_guide import summary
 
-    settings = Settings(data_dir=Path(env["TOLLGATE_DATA_DIR"]), _env_file=None)
+    settings = Settings(data_dir=Path(cli_env["TOLLGATE_DATA_DIR"]), _env_file=None)
     credentials = {
         "tenants": {
             t.id: {"tier": t.tier, "api_key": f"tg_{t.id}_" + "s" * 40} for t in DEMO_TENANTS

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import os
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -15,23 +13,11 @@ from tollgate.db.migrate import upgrade
 from tollgate.settings import Settings
 from tollgate.usage import Delivery, write_deliveries
 
-ROOT = Path(__file__).resolve().parents[2]
-
 
 @pytest.fixture
-def run(monkeypatch, tmp_path):
-    for name in list(os.environ):
-        if name.startswith("TOLLGATE_"):
-            monkeypatch.delenv(name)
-    env = {
-        "TOLLGATE_DATA_DIR": str(tmp_path / "data"),
-        "TOLLGATE_CATALOG_PATH": str(ROOT / "catalog.yaml"),
-    }
-    for k, v in env.items():
-        monkeypatch.setenv(k, v)
-
+def run(cli_env):
     def invoke(*args: str):
-        return CliRunner().invoke(app, list(args), env=env)
+        return CliRunner().invoke(app, list(args), env=cli_env)
 
     return invoke
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -34,12 +33,7 @@ def _d(n, tenant, product, channel, kind, units, micros, basis="list"):
 
 
 @pytest.fixture
-def run(monkeypatch, tmp_path):
-    for name in list(os.environ):
-        if name.startswith("TOLLGATE_"):
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("TOLLGATE_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setenv("TOLLGATE_CATALOG_PATH", str(ROOT / "catalog.yaml"))
+def run(cli_env):
     url = Settings().metadata_db_url
     upgrade(url)
     engine = make_engine(url)
