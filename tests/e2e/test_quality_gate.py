@@ -11,6 +11,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from fastapi.testclient import TestClient
+from landed import card_transaction
 
 from api.main import create_app
 from tollgate.catalog import load_catalog
@@ -34,26 +35,8 @@ SETTLE_SECONDS = 10.0
 
 def duplicated_transaction(day: date) -> list[dict]:
     """Two landing rows for one transaction: the mart's unique key fails its gate."""
-    at = datetime(day.year, day.month, day.day, 12, tzinfo=UTC)
-    row = {
-        "session_id": "s-bad",
-        "device_id": "d-bad",
-        "currency": "USD",
-        "merchant_id": "m",
-        "merchant_category": "retail",
-        "card_id": "card",
-        "card_region": "EU",
-        "ip_region": "EU",
-        "channel": "web",
-        "is_fraud": False,
-        "fraud_pattern": "none",
-        "region": "EU",
-        "event_at": at,
-        "transaction_id": "tx-dup",
-        "customer_id": "c-1",
-        "amount_cents": 100,
-    }
-    return [{**row, "event_id": "bad-1"}, {**row, "event_id": "bad-2"}]
+    same = {"transaction_id": "tx-dup", "customer_id": "c-1", "amount_cents": 100}
+    return [card_transaction(day, event_id=f"bad-{n}", **same) for n in (1, 2)]
 
 
 def eventually(call, predicate, what: str):

@@ -12,7 +12,7 @@ import dagster as dg
 import expected
 import polars as pl
 import pytest
-from landed import land_rows
+from landed import card_transaction, land_rows
 
 from orchestration.lib.status import read_status
 from tollgate import audit
@@ -100,53 +100,17 @@ def test_graph_publishes_marts_equal_to_independent_computation(settings, landed
 
 
 def _bad_transactions(day: date) -> list[dict]:
-    at = datetime(day.year, day.month, day.day, 12, tzinfo=UTC)
-    base = {
-        "session_id": "s-bad",
-        "device_id": "d-bad",
-        "currency": "USD",
-        "merchant_id": "m",
-        "merchant_category": "retail",
-        "card_id": "card",
-        "card_region": "EU",
-        "ip_region": "EU",
-        "channel": "web",
-        "is_fraud": False,
-        "fraud_pattern": "none",
-        "region": "EU",
-        "event_at": at,
-    }
     return [
         # The same transaction landed under two event ids: a duplicate key in the mart.
-        {
-            **base,
-            "event_id": "bad-1",
-            "transaction_id": "tx-dup",
-            "customer_id": "c-1",
-            "amount_cents": 100,
-        },
-        {
-            **base,
-            "event_id": "bad-2",
-            "transaction_id": "tx-dup",
-            "customer_id": "c-1",
-            "amount_cents": 100,
-        },
-        {
-            **base,
-            "event_id": "bad-3",
-            "transaction_id": "tx-null",
-            "customer_id": None,
-            "amount_cents": 100,
-        },
-        {
-            **base,
-            "event_id": "bad-4",
-            "transaction_id": "tx-neg",
-            "customer_id": "c-2",
-            "amount_cents": -5,
-        },
-    ]
+        card_transaction(day, event_id="bad-1", transaction_id="tx-dup", customer_id="c-1",
+                         amount_cents=100),
+        card_transaction(day, event_id="bad-2", transaction_id="tx-dup", customer_id="c-1",
+                         amount_cents=100),
+        card_transaction(day, event_id="bad-3", transaction_id="tx-null", customer_id=None,
+                         amount_cents=100),
+        card_transaction(day, event_id="bad-4", transaction_id="tx-neg", customer_id="c-2",
+                         amount_cents=-5),
+    ]  # fmt: skip
 
 
 def _dbt_key_check(result: dg.ExecuteInProcessResult) -> dg.AssetCheckEvaluation:
