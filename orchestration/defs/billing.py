@@ -27,7 +27,6 @@ from tollgate.billing import (
     rollup_days,
 )
 from tollgate.clock import utcnow
-from tollgate.db.engine import engine_for
 from tollgate.webhooks.alerts import announce_invoices
 
 # The current month exists (end_offset=1): its invoice is a running draft until it ends.
@@ -51,8 +50,7 @@ def usage_daily(
     context: dg.AssetExecutionContext, tollgate: TollgateResource
 ) -> dg.MaterializeResult:
     day = _day(context)
-    engine = engine_for(tollgate.settings().metadata_db_url)
-    usage = rollup_days(engine, day, day + timedelta(days=1))
+    usage = rollup_days(tollgate.metadata_engine(), day, day + timedelta(days=1))
     return dg.MaterializeResult(
         metadata={
             "rows": len(usage),
@@ -75,10 +73,8 @@ def usage_daily(
 def tenant_costs(
     context: dg.AssetExecutionContext, tollgate: TollgateResource
 ) -> dg.MaterializeResult:
-    settings = tollgate.settings()
-    costs = attribute_costs(
-        engine_for(settings.metadata_db_url), CostRates.from_settings(settings), _day(context)
-    )
+    rates = CostRates.from_settings(tollgate.settings())
+    costs = attribute_costs(tollgate.metadata_engine(), rates, _day(context))
     return dg.MaterializeResult(
         metadata={
             "tenants": len(costs),
@@ -100,7 +96,7 @@ def tenant_costs(
     "reproducible from the ledger, the request log and contracts.",
 )
 def invoices(context: dg.AssetExecutionContext, tollgate: TollgateResource) -> dg.MaterializeResult:
-    engine = engine_for(tollgate.settings().metadata_db_url)
+    engine = tollgate.metadata_engine()
     drafts = invoice_month(engine, tollgate.catalog(), context.partition_key)
     # A month that is over is issued: each tenant hears of its invoice (and credits) once;
     # a rerun announces nothing again (so the metadata below stays the rerun's same).
@@ -128,11 +124,8 @@ def tenant_margins(
     context: dg.AssetExecutionContext, tollgate: TollgateResource
 ) -> dg.MaterializeResult:
     settings = tollgate.settings()
-    rows = margin_month(
-        engine_for(settings.metadata_db_url),
-        CostRates.from_settings(settings),
-        context.partition_key,
-    )
+    rates = CostRates.from_settings(settings)
+    rows = margin_month(tollgate.metadata_engine(), rates, context.partition_key)
     flagged = [m.tenant_id for m in rows if m.is_flagged]
     if flagged:
         context.log.warning("cost above %s of revenue: %s", settings.cost_alert_ratio, flagged)
@@ -152,13 +145,11 @@ def tenant_margins(
 billing_daily = dg.define_asset_job(
     DAILY_JOB,
     selection=dg.AssetSelection.assets(usage_daily, tenant_costs),
-    partitions_def=DAILY,
     description="Roll up a day of the usage ledger and attribute its cost of serving.",
 )
 billing_monthly = dg.define_asset_job(
     MONTHLY_JOB,
     selection=dg.AssetSelection.assets(invoices, tenant_margins),
-    partitions_def=MONTHLY,
     description="Invoice a month from the ledger and compute margins.",
 )
 

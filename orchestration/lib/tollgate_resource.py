@@ -1,8 +1,10 @@
 """The Tollgate settings a Dagster run works with, as a resource both code locations share."""
 
 import dagster as dg
+from sqlalchemy import Engine
 
 from tollgate.catalog import Catalog, load_catalog
+from tollgate.db.engine import engine_for
 from tollgate.lake import Lake
 from tollgate.settings import Settings
 
@@ -34,6 +36,10 @@ class TollgateResource(dg.ConfigurableResource):
 
     def catalog(self) -> Catalog:
         return load_catalog(self.settings().catalog_path)
+
+    def metadata_engine(self) -> Engine:
+        """The metadata database (one engine per URL and process)."""
+        return engine_for(self.settings().metadata_db_url)
 
     def lake(self) -> Lake:
         return Lake.from_settings(self.settings())
