@@ -3,6 +3,8 @@ delivery log. Another tenant's endpoints are 404."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Annotated
 
@@ -12,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from api.deps import PrincipalDep, ServicesDep
 from api.errors import ApiError, error_responses
+from api.services import Services
 from tollgate.db.webhook_models import WebhookEndpoint
 from tollgate.errors import Conflict, NotFound, TollgateError
 from tollgate.webhooks.endpoints import (
@@ -95,8 +98,14 @@ def _out(e: WebhookEndpoint) -> dict:
     }
 
 
-def _not_found(exc: NotFound) -> ApiError:
-    return ApiError(404, exc.code, str(exc))
+@contextmanager
+def _endpoint_session(services: Services) -> Iterator[Session]:
+    """A metadata session in which an endpoint the tenant does not have answers 404."""
+    try:
+        with Session(services.metadata_engine) as session:
+            yield session
+    except NotFound as exc:
+        raise ApiError(404, exc.code, str(exc)) from None
 
 
 @router.post(
@@ -144,11 +153,8 @@ def list_endpoints(services: ServicesDep, principal: PrincipalDep) -> EndpointLi
     summary="One of your webhook endpoints",
 )
 def get_one(services: ServicesDep, principal: PrincipalDep, endpoint_id: EndpointId) -> EndpointOut:
-    try:
-        with Session(services.metadata_engine) as session:
-            return EndpointOut(**_out(get_endpoint(session, principal.tenant_id, endpoint_id)))
-    except NotFound as exc:
-        raise _not_found(exc) from None
+    with _endpoint_session(services) as session:
+        return EndpointOut(**_out(get_endpoint(session, principal.tenant_id, endpoint_id)))
 
 
 @router.delete(
@@ -159,11 +165,8 @@ def get_one(services: ServicesDep, principal: PrincipalDep, endpoint_id: Endpoin
     summary="Stop sending to a webhook endpoint (its delivery log stays)",
 )
 def delete(services: ServicesDep, principal: PrincipalDep, endpoint_id: EndpointId) -> Response:
-    try:
-        with Session(services.metadata_engine) as session:
-            delete_endpoint(session, principal.tenant_id, endpoint_id, principal.credential)
-    except NotFound as exc:
-        raise _not_found(exc) from None
+    with _endpoint_session(services) as session:
+        delete_endpoint(session, principal.tenant_id, endpoint_id, principal.credential)
     return Response(status_code=204)
 
 
@@ -179,12 +182,10 @@ def send_test(
     services: ServicesDep, principal: PrincipalDep, endpoint_id: EndpointId
 ) -> TestEventOut:
     try:
-        with Session(services.metadata_engine) as session:
+        with _endpoint_session(services) as session:
             event_id = send_test_event(
                 session, principal.tenant_id, endpoint_id, principal.credential
             )
-    except NotFound as exc:
-        raise _not_found(exc) from None
     except Conflict as exc:
         raise ApiError(409, exc.code, str(exc)) from None
     return TestEventOut(endpoint_id=endpoint_id, event_id=event_id, type="webhook.test")
@@ -202,21 +203,18 @@ def deliveries(
     endpoint_id: EndpointId,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> DeliveryLog:
-    try:
-        with Session(services.metadata_engine) as session:
-            rows = delivery_log(session, principal.tenant_id, endpoint_id, limit)
-            attempts = [
-                AttemptOut(
-                    event_id=a.event_id,
-                    attempt=a.attempt,
-                    attempted_at=a.attempted_at,
-                    status_code=a.status_code,
-                    outcome=a.outcome,
-                    error=a.error,
-                    duration_ms=a.duration_ms,
-                )
-                for a in rows
-            ]
-    except NotFound as exc:
-        raise _not_found(exc) from None
+    with _endpoint_session(services) as session:
+        rows = delivery_log(session, principal.tenant_id, endpoint_id, limit)
+        attempts = [
+            AttemptOut(
+                event_id=a.event_id,
+                attempt=a.attempt,
+                attempted_at=a.attempted_at,
+                status_code=a.status_code,
+                outcome=a.outcome,
+                error=a.error,
+                duration_ms=a.duration_ms,
+            )
+            for a in rows
+        ]
     return DeliveryLog(endpoint_id=endpoint_id, attempts=attempts)
