@@ -90,16 +90,19 @@ def _start(value: str | None) -> datetime:
     return start if start.tzinfo else start.replace(tzinfo=UTC)
 
 
-def _wire(config: GeneratorConfig, start: str | None, count: int, days: float | None):
-    """The raw lines to write, and how many events that is (exact, or expected for --days)."""
+def _wire(
+    config: GeneratorConfig, start: str | None, count: int, days: float | None
+) -> Iterator[bytes]:
+    """The raw lines to write, behind a progress bar counting to how many events that is
+    (exact, or expected for --days)."""
     from tollgate.events.generator import SyntheticSource
 
     source, first = SyntheticSource(config), _start(start)
     if days is None:
-        return source.raw(first, count=count), count
+        return _progress(source.raw(first, count=count), count, "lines")
     end = first + timedelta(days=days)
     expected = int(config.events_per_second * (end - first).total_seconds())
-    return source.raw(first, end=end), expected
+    return _progress(source.raw(first, end=end), expected, "lines")
 
 
 def _progress(items: Iterable, total: int | None, what: str) -> Iterator:
@@ -138,11 +141,9 @@ def jsonl(
 
     config = _config(seed, customers, rate, fraud_rate, malformed_rate, duplicate_rate,
                      late_rate, max_lateness)  # fmt: skip
-    lines, expected = _wire(config, start, count, days)
+    lines = _wire(config, start, count, days)
     try:
-        paths = write_jsonl(
-            _progress(lines, expected, "lines"), directory, lines_per_file=lines_per_file
-        )
+        paths = write_jsonl(lines, directory, lines_per_file=lines_per_file)
     except OSError as exc:
         _fail(f"cannot write {directory}: {exc.strerror or exc}")
     err_console.print(f"wrote {len(paths)} file(s) to {directory}")
@@ -180,9 +181,9 @@ def kafka(
     topic = topic or settings.kafka_input_topic
     config = _config(seed, customers, rate, fraud_rate, malformed_rate, duplicate_rate,
                      late_rate, max_lateness)  # fmt: skip
-    lines, expected = _wire(config, start, count, days)
+    lines = _wire(config, start, count, days)
     try:
-        produced = produce_to_kafka(_progress(lines, expected, "lines"), brokers, topic)
+        produced = produce_to_kafka(lines, brokers, topic)
     except KafkaException as exc:
         error = exc.args[0] if exc.args else exc
         _fail(f"kafka at {brokers}: {error.str() if hasattr(error, 'str') else error}")
