@@ -75,7 +75,7 @@ def build_publish_asset(product: Product) -> dg.AssetsDefinition:
                 "row_count": manifest.row_count,
                 "checksum": manifest.checksum,
                 "watermark_at": str(manifest.watermark_at),
-                "run_id": context.run_id,
+                "run_id": context.run.run_id,
             },
         )
         return dg.MaterializeResult(
