@@ -5,15 +5,34 @@ from __future__ import annotations
 
 import re
 from decimal import Decimal
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from tollgate.commands import catalog_of, console, load_settings, metadata_session, show
 from tollgate.errors import InvalidRequest, NotFound
 
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+    from tollgate.settings import Settings
+
 app = typer.Typer(help="Show tenants' invoices.", no_args_is_help=True)
 _MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+
+
+def _tenant_month(tenant_id: str, month: str) -> tuple[Settings, Engine]:
+    """The settings and the metadata database, once `month` is YYYY-MM and the tenant exists."""
+    from tollgate.db.engine import engine_for
+    from tollgate.db.models import Tenant
+
+    if not _MONTH.match(month):
+        raise InvalidRequest(f"month must be YYYY-MM, got {month!r}")
+    settings = load_settings()
+    with metadata_session(settings) as session:
+        if session.get(Tenant, tenant_id) is None:
+            raise NotFound(f"no tenant {tenant_id!r}")
+    return settings, engine_for(settings.metadata_db_url)
 
 
 def _usd(cents: int) -> str:
@@ -36,16 +55,8 @@ def show_invoice(
 
     from tollgate.billing import invoice_month, tenant_invoices
     from tollgate.billing.lines import usd_text
-    from tollgate.db.engine import engine_for
-    from tollgate.db.models import Tenant
 
-    if not _MONTH.match(month):
-        raise InvalidRequest(f"month must be YYYY-MM, got {month!r}")
-    settings = load_settings()
-    with metadata_session(settings) as session:
-        if session.get(Tenant, tenant_id) is None:
-            raise NotFound(f"no tenant {tenant_id!r}")
-    engine = engine_for(settings.metadata_db_url)
+    settings, engine = _tenant_month(tenant_id, month)
     if compute:
         invoice_month(engine, catalog_of(settings), month)
     stored = tenant_invoices(engine, tenant_id, month)
@@ -91,17 +102,9 @@ def trace_invoice_line(
 
     from tollgate.billing.lines import usd_text
     from tollgate.billing.trace import trace_line
-    from tollgate.db.engine import engine_for
-    from tollgate.db.models import Tenant
     from tollgate.prices import MICROS
 
-    if not _MONTH.match(month):
-        raise InvalidRequest(f"month must be YYYY-MM, got {month!r}")
-    settings = load_settings()
-    with metadata_session(settings) as session:
-        if session.get(Tenant, tenant_id) is None:
-            raise NotFound(f"no tenant {tenant_id!r}")
-    engine = engine_for(settings.metadata_db_url)
+    settings, engine = _tenant_month(tenant_id, month)
     traced = trace_line(engine, tenant_id, month, line_no, limit, catalog=catalog_of(settings))
     if traced is None:
         raise NotFound(f"{tenant_id}'s invoice for {month} has no line {line_no}")
