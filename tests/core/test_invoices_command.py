@@ -65,6 +65,8 @@ def test_show_prints_line_items_and_total(run, acme):
     assert "total due: $127.90 USD" in run("invoices", "show", acme, "2026-10").output
 
 
-def test_errors_are_one_line(run, acme):
-    assert "YYYY-MM" in _one_line_error(run("invoices", "show", acme, "2026-13"))
-    assert "no tenant 'ghost'" in _one_line_error(run("invoices", "show", "ghost", "2026-10"))
+@pytest.mark.parametrize("command", [("show",), ("trace", "1")])
+def test_errors_are_one_line(run, acme, command):
+    verb, *rest = command
+    assert "YYYY-MM" in _one_line_error(run("invoices", verb, acme, "2026-13", *rest))
+    assert "no tenant 'ghost'" in _one_line_error(run("invoices", verb, "ghost", "2026-10", *rest))
