@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import re
 from datetime import date, datetime
 from typing import Annotated
@@ -11,14 +10,16 @@ from fastapi import Depends, Header, Path, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BeforeValidator
 
+from api.access import _auth_failed as _auth_failed  # re-exported for the portal's sign-in
+from api.access import admit
+from api.access import client_address as client_address
+from api.access import refuse_repeated_failures as refuse_repeated_failures
 from api.auth import Principal
 from api.errors import ApiError
 from api.services import Services
-from tollgate import audit
 from tollgate.catalog import Product
 from tollgate.clock import utcnow
 from tollgate.contracts import Terms
-from tollgate.keys import parse_api_key
 from tollgate.prices import Channel
 from tollgate.schema_versions import NotHeld, VersionShape
 from tollgate.tenant_view import TenantView, ViewRefused, check_regions, tenant_view
@@ -41,76 +42,11 @@ async def current_principal(
     services: ServicesDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
-    """Authenticate, then spend one request of the tenant's hourly budget (or refuse with 429).
-    An address that failed to authenticate too often is refused (429) before any check."""
-    token = credentials.credentials if credentials else None
-    address = client_address(request)
-    await refuse_repeated_failures(services, address)
-    # Only database and Redis reads go to a thread; the common path stays on the event loop.
-    store = services.credentials
-    try:
-        if store.is_cached(token):
-            principal = store.authenticate(token)
-        else:
-            principal = await asyncio.to_thread(store.authenticate, token)
-    except ApiError as exc:
-        await asyncio.to_thread(_auth_failed, services, address, token, exc.code, request.url.path)
-        raise
-    request.state.tier = principal.tier
-    request.state.tenant_id = principal.tenant_id
-    if services.limits.in_memory:
-        decision = services.limits.hit(principal.tenant_id, principal.tier)
-    else:
-        decision = await asyncio.to_thread(services.limits.hit, principal.tenant_id, principal.tier)
-    request.state.rate_headers = decision.headers()
-    services.alerts.note_rate(
-        principal.tenant_id, principal.tier, decision.limit, decision.remaining
-    )
-    if not decision.allowed:
-        services.metrics.rate_limited.labels(principal.tier).inc()
-        raise ApiError(
-            429,
-            "rate_limited",
-            f"the {principal.tier} tier allows {decision.limit} requests per hour",
-            {"limit": decision.limit, "retry_after_seconds": decision.reset_seconds},
-            headers={"Retry-After": str(max(1, decision.reset_seconds))},
-        )
-    if principal.key_id:
-        services.last_used.note(principal.key_id, utcnow())
-    return principal
+    """The caller, admitted (`api.access.admit`: throttle, authentication, hourly budget)."""
+    return await admit(request, services, credentials.credentials if credentials else None)
 
 
 PrincipalDep = Annotated[Principal, Depends(current_principal)]
-
-
-def client_address(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
-
-
-async def refuse_repeated_failures(services: Services, address: str) -> None:
-    """429 with Retry-After for an address that failed to authenticate too often."""
-    throttle = services.failed_logins
-    if services.limits.in_memory:
-        wait = throttle.retry_after(address)
-    else:
-        wait = await asyncio.to_thread(throttle.retry_after, address)
-    if wait is not None:
-        raise ApiError(
-            429,
-            "too_many_failed_logins",
-            "too many failed authentications from this address; wait before trying again",
-            {"retry_after_seconds": wait},
-            headers={"Retry-After": str(wait)},
-        )
-
-
-def _auth_failed(services: Services, address: str, token: str | None, code: str, path: str) -> None:
-    services.failed_logins.failed(address)
-    parsed = parse_api_key(token) if token else None
-    actor = f"key:{parsed[0]}" if parsed else ("anonymous" if not token else "bearer-token")
-    audit.record_now(
-        services.settings.metadata_db_url, None, actor, "auth", path, "denied", {"code": code}
-    )
 
 
 async def principal_unless_signed(
@@ -142,8 +78,13 @@ def entitled(services: Services, principal: Principal, product_id: str) -> Produ
     return product
 
 
+PRODUCT_ID_MAX_LENGTH = 64
+REGION_MAX_LENGTH = 32
 ProductIdPath = Annotated[
-    str, Path(max_length=64, examples=["transaction-risk", "customer-behavior-daily"])
+    str,
+    Path(
+        max_length=PRODUCT_ID_MAX_LENGTH, examples=["transaction-risk", "customer-behavior-daily"]
+    ),
 ]
 
 
@@ -161,22 +102,35 @@ async def contract_terms(
     return terms
 
 
+async def lane_product(
+    request: Request,
+    services: Services,
+    principal: Principal,
+    product_id: str,
+    lane: str,
+    channel: Channel,
+) -> Product:
+    """The `lane` product asked for, if the caller may have it over `channel` (404, 403),
+    with its contract terms kept on the request."""
+    product = entitled(services, principal, product_id)
+    if product.lane != lane:
+        raise ApiError(
+            404,
+            "product_not_found",
+            f"{product_id} is not a {lane} product",
+            {"lane": product.lane},
+        )
+    request.state.product = product_id
+    await contract_terms(request, services, principal, product, channel)
+    return product
+
+
 def _lane_product(lane: str, channel: Channel):
     # async: no I/O on the common path, and a sync dependency would cost a thread hop.
     async def dependency(
         request: Request, services: ServicesDep, principal: PrincipalDep, product_id: ProductIdPath
     ) -> Product:
-        product = entitled(services, principal, product_id)
-        if product.lane != lane:
-            raise ApiError(
-                404,
-                "product_not_found",
-                f"{product_id} is not a {lane} product",
-                {"lane": product.lane},
-            )
-        request.state.product = product_id
-        await contract_terms(request, services, principal, product, channel)
-        return product
+        return await lane_product(request, services, principal, product_id, lane, channel)
 
     return dependency
 
@@ -327,5 +281,6 @@ IsoDate = Annotated[date, BeforeValidator(_iso_date)]
 IsoDateTime = Annotated[datetime, BeforeValidator(_iso_datetime)]
 
 RegionQuery = Annotated[
-    str | None, Query(description="Only rows of this region.", examples=["EU"], max_length=32)
+    str | None,
+    Query(description="Only rows of this region.", examples=["EU"], max_length=REGION_MAX_LENGTH),
 ]

@@ -17,6 +17,7 @@ from api.edge import EdgeMiddleware
 from api.errors import install_error_handlers
 from api.exportworker import ExportWorker
 from api.idempotency import purge_expired_keys
+from api.lookup import LookupLane
 from api.portal import install as install_portal
 from api.requestlog import RequestLog, RequestLogMiddleware
 from api.routes import (
@@ -122,10 +123,7 @@ def create_app(settings: Settings | None = None, *, prepare_stores: bool = True)
     app.state.export_worker = worker
     app.state.request_log = request_log
     install_error_handlers(app)
-    app.add_middleware(RequestLogMiddleware, log=request_log)
-    app.add_middleware(EdgeMiddleware, metrics=services.metrics)
-    app.add_middleware(DocsPolicyMiddleware)
-    for router in (
+    routers = (
         ops.router,
         oauth.router,
         products.router,
@@ -141,7 +139,13 @@ def create_app(settings: Settings | None = None, *, prepare_stores: bool = True)
         contracts.subscriptions,
         contracts.purchases,
         webhooks.router,
-    ):
+    )
+    # Innermost: the metered lookup's lean path still passes the request log and the edge.
+    app.add_middleware(LookupLane, services=services, routers=routers)
+    app.add_middleware(RequestLogMiddleware, log=request_log)
+    app.add_middleware(EdgeMiddleware, metrics=services.metrics)
+    app.add_middleware(DocsPolicyMiddleware)
+    for router in routers:
         app.include_router(router)
     install_portal(app)
     return app

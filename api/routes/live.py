@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from datetime import datetime
 from typing import Annotated
 
@@ -24,6 +23,7 @@ from api.deps import (
 from api.envelope import PAGE_EXAMPLE, RECORD_EXAMPLE, PageResponse, RecordResponse
 from api.errors import ApiError, error_responses
 from api.livedata import to_json_row
+from api.lookup import KEY_MAX_LENGTH, answer
 from tollgate.clock import utcnow
 
 router = APIRouter(prefix="/v1/live", tags=["live"])
@@ -108,27 +108,9 @@ async def lookup_record(
     services: ServicesDep,
     principal: PrincipalDep,
     product: LiveProductDep,
-    key: Annotated[str, Path(max_length=256, examples=["tx-0000042"])],
+    key: Annotated[str, Path(max_length=KEY_MAX_LENGTH, examples=["tx-0000042"])],
     region: RegionQuery = None,
     schema: SchemaHeader = None,
     idempotency_key: IdempotencyKeyHeader = None,
 ) -> Response:
-    shape = schema_version(product, schema)
-    view = view_of(services, principal, product, region, shape.name)
-    ctx = DeliveryContext(request, services, principal, product, shape, idempotency_key)
-
-    def compute(_status) -> Answer:
-        row = services.live.lookup(product, key, view.regions, view.not_after(utcnow()))
-        if row is None:
-            # Rows outside the tenant's regions are "not found", never "forbidden": no leak.
-            raise ApiError(404, "record_not_found", f"no {product.id} record {key!r}")
-        at = row[product.time_column]
-        return Answer(
-            to_json_row(shape.project(row)), services.watermark(product.id), at, at, paged=False
-        )
-
-    query = {"key": key, "region": region}
-    args = (ctx, "/v1/live/{product_id}/{key}", query, view, compute)
-    if idempotency_key:  # the key's stored answer is read and written in the database
-        return await asyncio.to_thread(deliver, *args)
-    return await services.point_read(deliver, *args)
+    return await answer(request, services, principal, product, key, region, schema, idempotency_key)

@@ -10,7 +10,8 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Form, Header, Request
 from pydantic import BaseModel, Field
 
-from api.deps import ServicesDep, client_address, refuse_repeated_failures
+from api.access import client_address, refuse_repeated_failures
+from api.deps import ServicesDep
 from api.errors import ApiError, error_responses
 
 router = APIRouter(prefix="/v1/oauth", tags=["auth"])
