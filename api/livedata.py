@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import Engine, and_, bindparam, or_, select
 
+from api.pointreads import SqlitePointReads
 from tollgate.catalog import Product
 from tollgate.livestore import LiveStore
 from tollgate.status import live_watermark
@@ -33,6 +34,9 @@ class LiveReader:
         # Lookup statements, built once per product and shape of filter: SQLAlchemy then
         # reuses their cache key and compiled form instead of rebuilding both per request.
         self._lookups: dict[tuple[str, bool, bool], Any] = {}
+        self._point_reads = (
+            SqlitePointReads(engine, store) if engine.dialect.name == "sqlite" else None
+        )
 
     def watermark(self, product_id: str) -> datetime | None:
         return live_watermark(self.engine, self.store, product_id)
@@ -54,30 +58,25 @@ class LiveReader:
         regions: Collection[str] | None,
         not_after: datetime | None,
     ) -> dict[str, Any] | None:
-        scoped = regions is not None and bool(product.region_column)
-        shape = (product.id, scoped, not_after is not None)
+        scoped = sorted(regions) if regions is not None and product.region_column else None
+        if self._point_reads is not None:
+            return self._point_reads.lookup(product, key, scoped, not_after)
+        shape = (product.id, scoped is not None, not_after is not None)
         stmt = self._lookups.get(shape)
         if stmt is None:
-            stmt = self._lookups[shape] = self._lookup_statement(product, *shape[1:])
+            stmt = self._lookups[shape] = _lookup_statement(self.store, product, *shape[1:])
         params: dict[str, Any] = {"key": key}
-        if scoped:
-            params["regions"] = sorted(regions)
+        if scoped is not None:
+            params["regions"] = scoped
         if not_after is not None:
             params["not_after"] = not_after
         with self.engine.connect() as conn:
             row = conn.execute(stmt, params).mappings().first()
         return dict(row) if row else None
 
-    def _lookup_statement(self, product: Product, scoped: bool, bounded: bool):
-        table = self.store.table(product.id)
-        stmt = select(table).where(table.c[product.key_column] == bindparam("key"))
-        if scoped:
-            stmt = stmt.where(
-                table.c[product.region_column].in_(bindparam("regions", expanding=True))
-            )
-        if bounded:
-            stmt = stmt.where(table.c[product.time_column] <= bindparam("not_after"))
-        return stmt
+    def close(self) -> None:
+        if self._point_reads is not None:
+            self._point_reads.close()
 
     def recent(
         self,
@@ -128,3 +127,13 @@ class LiveReader:
                 select(order, key).order_by(order.desc(), key.desc()).limit(1)
             ).first()
         return (row[0], row[1]) if row else None
+
+
+def _lookup_statement(store: LiveStore, product: Product, scoped: bool, bounded: bool):
+    table = store.table(product.id)
+    stmt = select(table).where(table.c[product.key_column] == bindparam("key"))
+    if scoped:
+        stmt = stmt.where(table.c[product.region_column].in_(bindparam("regions", expanding=True)))
+    if bounded:
+        stmt = stmt.where(table.c[product.time_column] <= bindparam("not_after"))
+    return stmt

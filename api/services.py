@@ -180,4 +180,5 @@ class Services:
         self.limits.close()
         self.connections.close()
         self.metadata_engine.dispose()
+        self.live.close()
         self.live_engine.dispose()

@@ -3,11 +3,14 @@ takes; everything else left to the route; and the pieces it is built from."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
 from apiworld import auth, risk_row
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from api.livedata import LiveReader
 from api.lookup import LookupLane
 from tollgate.clock import utcnow
 from tollgate.db.models import UsageRecord
@@ -131,3 +134,30 @@ def test_a_push_stream_path_is_never_taken_for_a_lookup(server, world, lane_serv
         assert r.status_code == 200
         assert r.headers["content-type"].startswith("text/event-stream")
     assert lane_served == []
+
+
+# -- the live store's point reads --------------------------------------------------------
+def test_point_reads_return_what_sqlalchemy_returns(world):
+    regions = ["EU", "US-East", "APAC"]
+    at = datetime(2026, 11, 24, 7, 0, tzinfo=UTC)
+    world.live_rows("transaction-risk", [risk_row(i, regions[i % 3]) for i in range(12)])
+    product = world.catalog.product("transaction-risk")
+    fast = LiveReader(world.live, world.store)
+    plain = LiveReader(world.live, world.store)
+    plain._point_reads = None  # the SQLAlchemy statement every other database runs
+    assert fast._point_reads is not None
+    try:
+        for scope in (None, ["EU"], ["APAC", "EU"], []):
+            for not_after in (None, at + timedelta(seconds=5)):
+                for i in (0, 1, 3, 9, 99):
+                    key = f"tx-{i:05d}"
+                    got = fast.lookup(product, key, scope, not_after)
+                    assert got == plain.lookup(product, key, scope, not_after)
+                    if got is not None:
+                        assert got["event_at"].tzinfo is not None
+        # A row written after the reader's connection opened is seen at once.
+        assert fast.lookup(product, "tx-00500", None, None) is None
+        world.live_rows("transaction-risk", [risk_row(500)])
+        assert fast.lookup(product, "tx-00500", None, None)["amount_cents"] == 1500
+    finally:
+        fast.close()
