@@ -6,13 +6,13 @@ module owns what is the same for all of them, so the contract cannot drift per r
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
+import msgspec
 from fastapi import Request, Response
 
 from api import metering
@@ -150,30 +150,30 @@ def _deliver(
         key = cache_key(principal.tier, scope, ctx.product.id, route, query)
         cached = services.cache.get(key)
         services.metrics.cache.labels(ctx.product.id, "hit" if cached else "miss").inc()
-    body = json.loads(cached) if cached is not None else None
-    if body is not None and not _servable(ctx, body, status):
+    body = msgspec.json.decode(cached) if cached is not None else None
+    state = _state_now(ctx, body, status) if body is not None else None
+    if state is not None and not state.within_sla:
         body = None  # the cached answer's data is now older than the SLA allows
     if body is not None:
         body["metadata"]["cache"] = "hit"
     else:
-        body = _body(ctx, _computed(ctx, route, compute, status), status, view)
-        keep = cache_seconds(ttl, _state_now(ctx, body, status))
+        answer = _computed(ctx, route, compute, status)
+        body = _body(ctx, answer, status, view)
+        # The status of the data this answer holds: as old as its watermark.
+        state = decide(ctx.product, answer.watermark_at, utcnow(), status)
+        keep = cache_seconds(ttl, state)
         if keep:
-            services.cache.set(key, json.dumps(body, default=str).encode(), keep)
-    state = _state_now(ctx, body, status)
+            services.cache.set(key, encode_json(body), keep)
     freshness = state.freshness_seconds
-    body["metadata"]["freshness_seconds"] = round(freshness, 3) if freshness is not None else None
-    body["metadata"]["status"] = state.status
-    body["metadata"]["status_reason"] = state.reason
-    trail = trail_at(
-        utcnow(),
-        ctx.schema.name,
-        state.watermark_at,
-        state.quality.status,
-        body["metadata"]["quality"]["served_version"],
-    )
-    payload = json.dumps(body, default=str, separators=(",", ":")).encode()
-    headers = {**_contract_headers(ctx, body, state), **view.headers()}
+    metadata = body["metadata"]
+    metadata["freshness_seconds"] = round(freshness, 3) if freshness is not None else None
+    metadata["status"] = state.status
+    metadata["status_reason"] = state.reason
+    now = utcnow()
+    served = metadata["quality"]["served_version"]
+    trail = trail_at(now, ctx.schema.name, state.watermark_at, status.status, served)
+    payload = encode_json(body)
+    headers = {**_contract_headers(ctx, metadata["cache"], state, now), **view.headers()}
     data = body["data"]
     delivery = Delivery(
         tenant_id=principal.tenant_id,
@@ -194,6 +194,14 @@ def _deliver(
     else:
         receipt = claim.complete(payload, headers, metering.ledger_delivery(delivery))
     return MeteredResponse(payload, receipt, headers)
+
+
+def encode_json(body: dict) -> bytes:
+    """An answer's body as compact JSON (values it cannot encode as their `str`)."""
+    return _ENCODER.encode(body)
+
+
+_ENCODER = msgspec.json.Encoder(enc_hook=str)
 
 
 def _computed(
@@ -224,8 +232,8 @@ def _computed(
 
 
 def _state_now(ctx: DeliveryContext, body: dict, quality: QualityVerdict) -> ProductStatus:
-    """The product's status now, from the watermark of the data this answer holds (a cached
-    answer is as old as its watermark, not as its cache entry)."""
+    """The product's status now, from the watermark of the data a cached answer holds (a
+    cached answer is as old as its watermark, not as its cache entry)."""
     watermark = body["metadata"]["watermark_at"]
     at = datetime.fromisoformat(watermark) if watermark else None
     return decide(ctx.product, at, utcnow(), quality)
@@ -240,10 +248,6 @@ def cache_seconds(tier_ttl: int, state: ProductStatus) -> int:
     return max(0, min(tier_ttl, int(state.sla_seconds - state.freshness_seconds)))
 
 
-def _servable(ctx: DeliveryContext, body: dict, quality: QualityVerdict) -> bool:
-    return _state_now(ctx, body, quality).within_sla
-
-
 def status_headers(state: ProductStatus) -> dict[str, str]:
     """The status and freshness headers every channel sends."""
     freshness = state.freshness_seconds
@@ -254,13 +258,15 @@ def status_headers(state: ProductStatus) -> dict[str, str]:
     }
 
 
-def _contract_headers(ctx: DeliveryContext, body: dict, state: ProductStatus) -> dict[str, str]:
+def _contract_headers(
+    ctx: DeliveryContext, cache: str, state: ProductStatus, now: datetime
+) -> dict[str, str]:
     headers = {
         "X-API-Version": ctx.services.catalog.api_version,
         "X-Data-Schema-Version": ctx.schema.name,
         **status_headers(state),
-        "X-Cache": body["metadata"]["cache"],
+        "X-Cache": cache,
     }
     # Deprecation and Sunset from the day a successor is announced.
-    headers.update(ctx.schema.headers(utcnow()))
+    headers.update(ctx.schema.headers(now))
     return headers

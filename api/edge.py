@@ -8,11 +8,10 @@ and records latency and status metrics.
 
 from __future__ import annotations
 
+import os
 import re
 import time
-import uuid
 
-from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.errors import error_response
@@ -27,6 +26,8 @@ _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 class EdgeMiddleware:
     def __init__(self, app: ASGIApp, metrics: ApiMetrics):
         self.app, self.metrics = app, metrics
+        # Each label set's children, looked up once (`labels()` validates on every call).
+        self._series: dict[tuple, tuple] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -35,7 +36,7 @@ class EdgeMiddleware:
         started = time.perf_counter()
         headers = dict(scope["headers"])
         given = headers.get(b"x-request-id", b"").decode("latin-1")
-        request_id = given if _REQUEST_ID.match(given) else uuid.uuid4().hex
+        request_id = given if _REQUEST_ID.match(given) else os.urandom(16).hex()
         state = scope.setdefault("state", {})
         state["request_id"] = request_id
 
@@ -73,10 +74,13 @@ class EdgeMiddleware:
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                out = MutableHeaders(scope=message)
-                out["X-Request-ID"] = request_id
+                added = [(b"x-request-id", request_id.encode("latin-1"))]
                 for name, value in state.get("rate_headers", {}).items():
-                    out[name] = value
+                    added.append((name.lower().encode("latin-1"), value.encode("latin-1")))
+                # Set, not added: a header of the same name the response carries goes.
+                names = {name for name, _ in added}
+                kept = [h for h in message.get("headers", ()) if h[0].lower() not in names]
+                message["headers"] = kept + added
                 self._observe(scope, message["status"], started)
             await send(message)
 
@@ -109,7 +113,13 @@ class EdgeMiddleware:
     def _observe(self, scope: Scope, status: int, started: float) -> None:
         route = getattr(scope.get("route"), "path", None) or "unmatched"
         state = scope.get("state", {})
-        self.metrics.latency.labels(route, state.get("product", ""), state.get("tier", "")).observe(
-            time.perf_counter() - started
-        )
-        self.metrics.responses.labels(route, str(status)).inc()
+        labels = (route, state.get("product", ""), state.get("tier", ""), status)
+        series = self._series.get(labels)
+        if series is None:  # label values are route templates, products, tiers: bounded
+            metrics = self.metrics
+            series = self._series[labels] = (
+                metrics.latency.labels(*labels[:3]),
+                metrics.responses.labels(route, str(status)),
+            )
+        series[0].observe(time.perf_counter() - started)
+        series[1].inc()

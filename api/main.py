@@ -118,6 +118,9 @@ def create_app(settings: Settings | None = None, *, prepare_stores: bool = True)
         lifespan=lifespan,
         # A trailing-slash redirect would be built from the Host header (an open redirect).
         redirect_slashes=False,
+        # The API's metrics are Prometheus' (api.metrics); FastAPI's OpenTelemetry hooks,
+        # unconfigured here, still looked up the global providers on every request.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.state.services = services
     app.state.export_worker = worker

@@ -19,6 +19,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Literal
 
+import msgspec
 from sqlalchemy import Connection, Engine
 from sqlalchemy.dialects import postgresql, sqlite
 
@@ -29,6 +30,7 @@ DeliveryKind = Literal["query", "records", "messages", "export"]
 DeliveryStatus = Literal["delivered", "reversal"]
 BILLED_STATUSES = ("delivered", "reversal")
 _LEDGER = UsageRecord.__table__
+_JSON = msgspec.json.Encoder()  # a journal line per answer: json.dumps took 4x as long
 _WIDTHS = {"delivery_id": 128, "tenant_id": 64, "product_id": 64}
 _ROUTE_WIDTH = 200
 _TRAIL_WIDTHS = {"schema_version": 16, "snapshot_version": 32, "quality_status": 16}
@@ -140,7 +142,7 @@ class Delivery:
         fields = {**self.fields(), "occurred_at": self.occurred_at.isoformat()}
         if self.watermark_at is not None:
             fields["watermark_at"] = self.watermark_at.isoformat()
-        return json.dumps(fields)
+        return _JSON.encode(fields).decode()
 
     @classmethod
     def from_json(cls, line: str) -> Delivery:

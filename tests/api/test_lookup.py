@@ -3,6 +3,7 @@ takes; everything else left to the route; and the pieces it is built from."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -12,12 +13,21 @@ from sqlalchemy import select
 
 from api.livedata import LiveReader
 from api.lookup import LookupLane
+from api.metering import client_gone
 from tollgate.clock import utcnow
 from tollgate.db.models import UsageRecord
 
 # Headers that differ between any two answers, whichever path made them (the second of
 # two alike is a cache hit on tiers that cache).
-_PER_ANSWER = {"x-delivery-id", "x-request-id", "ratelimit-remaining", "x-cache", "content-length"}
+_PER_ANSWER = {
+    "x-delivery-id",
+    "x-request-id",
+    "ratelimit-remaining",
+    "x-cache",
+    "ratelimit-reset",  # whole seconds: a second may tick between the two
+    "x-data-freshness",
+    "content-length",
+}
 
 
 @pytest.fixture
@@ -161,3 +171,26 @@ def test_point_reads_return_what_sqlalchemy_returns(world):
         assert fast.lookup(product, "tx-00500", None, None)["amount_cents"] == 1500
     finally:
         fast.close()
+
+
+# -- the disconnect check before an answer leaves ----------------------------------------
+def test_client_gone_sees_a_disconnect_without_waiting_for_one():
+    async def run() -> tuple[bool, bool, int]:
+        arrived = asyncio.Event()
+        messages = [{"type": "http.request", "body": b"", "more_body": False}]
+
+        async def receive():
+            if messages:
+                return messages.pop(0)
+            await arrived.wait()
+            return {"type": "http.disconnect"}
+
+        async def gone_receive():
+            return {"type": "http.disconnect"}
+
+        still_there = client_gone(receive)
+        left = client_gone(gone_receive)
+        # The wait it looked at was closed, not left behind on the event.
+        return still_there, left, len(arrived._waiters)
+
+    assert asyncio.run(run()) == (False, True, 0)
