@@ -1,8 +1,9 @@
 """What reaches the API before any route: oversized heads get 431 without being read whole,
-and no redirect is built from the client's Host header."""
+no redirect is built from the client's Host header, and a response leaves in one write."""
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import threading
 import time
@@ -11,7 +12,7 @@ import pytest
 import uvicorn
 from apiworld import auth, free_port
 
-from api.server import HEAD_LIMIT_BYTES, HeadLimitedProtocol
+from api.server import HEAD_LIMIT_BYTES, CoalescedWrites, HeadLimitedProtocol
 
 
 @pytest.fixture
@@ -70,6 +71,57 @@ def test_a_normal_head_still_passes(server, world):
     ).encode()
     response, _, _ = _send_head(server, head)
     assert response.startswith(b"HTTP/1.1 200 ")
+
+
+def test_a_keep_alive_connection_gets_each_answer_whole(server, world):
+    _, key = world.tenant("standard")
+    head = f"GET /v1/products HTTP/1.1\r\nHost: api\r\n{_auth_line(key)}\r\n\r\n".encode()
+    with socket.create_connection(("127.0.0.1", server), timeout=10) as sock:
+        reader = sock.makefile("rb")
+        for _ in range(3):
+            sock.sendall(head)
+            assert reader.readline().startswith(b"HTTP/1.1 200 ")
+            length = 0
+            while (line := reader.readline()) != b"\r\n":
+                if line.lower().startswith(b"content-length:"):
+                    length = int(line.split(b":")[1])
+            assert reader.read(length).startswith(b"{")
+
+
+def _auth_line(key: str) -> str:
+    return f"Authorization: {auth(key)['Authorization']}"
+
+
+def test_writes_made_in_one_loop_step_leave_as_one():
+    class Socket:
+        def __init__(self):
+            self.writes, self.closed = [], False
+
+        def write(self, data):
+            self.writes.append(data)
+
+        def is_closing(self):
+            return self.closed
+
+        def close(self):
+            self.closed = True
+
+    async def run() -> Socket:
+        sock = Socket()
+        transport = CoalescedWrites(sock, asyncio.get_running_loop())
+        transport.write(b"head ")
+        transport.write(b"body")
+        assert sock.writes == []  # held to the end of this step
+        await asyncio.sleep(0)
+        assert sock.writes == [b"head body"]
+        transport.write(b"last")
+        transport.close()  # what is held goes out before the close
+        assert sock.writes == [b"head body", b"last"] and sock.closed
+        transport.write(b"late")
+        await asyncio.sleep(0)
+        return sock
+
+    assert asyncio.run(run()).writes == [b"head body", b"last"]  # none after the close
 
 
 def test_heads_over_the_limit_are_431_under_any_server_too(client):
