@@ -1,4 +1,5 @@
-"""The per-customer step: dedupe, transaction-risk and customer-journey-insights.
+"""The per-customer step: dedupe, transaction-risk and customer-journey-insights, and each
+batch's region-activity counts per (region, minute) for the region step to merge.
 
 Customers are grouped into a fixed number of shards (a shard is the Bytewax key), so one
 call handles a whole batch of a shard's events instead of one call per event. Event time
@@ -16,11 +17,12 @@ from datetime import UTC, datetime
 
 from bytewax.operators import StatefulBatchLogic
 
-from streaming import metrics
+from streaming import metrics, regions
 from streaming.dedupe import SeenIds, id_hashes
 from streaming.outputs import Produced
 from streaming.partitions import DONE, NEVER, ClockRules
 from streaming.products import journey as jr
+from streaming.products.region import MINUTE_S, Minute, add_fact
 from streaming.products.risk import (
     RiskProfile,
     note_browsing,
@@ -107,12 +109,13 @@ class CustomerShard(StatefulBatchLogic):
 
     def on_batch(self, batches: list[tuple]):
         s, now = self.s, utcnow()
-        land, risk, side, facts = [], [], [], {}
+        land, risk, side, minutes = [], [], [], {}
         # Hot loop (every event): state and functions bound to locals once per call.
         seen, customers, active = s.seen, s.customers, s.active
         recent, add_seen = seen.recent, seen.add
         add_event, window, pane_s = jr.add_event, jr.PANES_PER_WINDOW, jr.PANE_S
-        last_mark, closed = None, None
+        minute_s = MINUTE_S
+        last_mark, last_minute, closed, region_open = None, None, None, None
         for _, events, times, marks, _ in batches:
             if not events:
                 continue
@@ -126,12 +129,24 @@ class CustomerShard(StatefulBatchLogic):
                 land.append(e)
                 kind, customer_id, region = e.event_type, e.customer_id, e.region
                 spend = e.payload.amount_cents if kind == "purchase" else 0
-                fact = (at, kind, spend, e.session_id, e.event_id, mark)
-                region_facts = facts.get(region)
-                if region_facts is None:
-                    facts[region] = [fact]
+                if mark != last_mark:
+                    last_mark = mark
+                    # Both bounds move only when the watermark enters another minute (panes and
+                    # the region retention are whole minutes).
+                    mark_minute = mark // minute_s if mark > NEVER else None
+                    if mark_minute != last_minute:
+                        last_minute = mark_minute
+                        closed = int(mark // pane_s) if mark > NEVER else None
+                        region_open = regions.late_before(mark)
+                # Region-activity: counted into the event's minute here, merged by region later.
+                minute = int(at // minute_s)
+                if region_open is not None and minute < region_open:
+                    side.append(regions.late_record(e.event_id, at, now))
                 else:
-                    region_facts.append(fact)
+                    counts = minutes.get((region, minute))
+                    if counts is None:
+                        counts = minutes[(region, minute)] = Minute()
+                    add_fact(counts, kind, spend, e.session_id)
                 c = customers.get(customer_id)
                 if c is None:
                     c = customers[customer_id] = Customer()
@@ -145,9 +160,6 @@ class CustomerShard(StatefulBatchLogic):
                 # came (never by how other partitions' events happened to interleave); still
                 # counted for the windows to come, unless none includes it.
                 pane = int(at // pane_s)
-                if mark != last_mark:  # marks repeat: one partition watermark for many events
-                    last_mark = mark
-                    closed = int(mark // pane_s) if mark > NEVER else None
                 late = closed is not None and pane < closed
                 if late and pane < closed - window:
                     side.append(late_record(e, JOURNEY, now))
@@ -166,9 +178,12 @@ class CustomerShard(StatefulBatchLogic):
             s.partitions[partition] = watermark
         s.watermark = min(s.partitions.get(p, NEVER) for p in self.partitions)
         out = Produced(land=land, side=side)
-        out.regions.extend((region, rows, None) for region, rows in facts.items())
+        by_region: dict = {}
+        for (region, minute), counts in minutes.items():
+            by_region.setdefault(region, {})[minute] = counts
+        out.regions.extend((region, counts, None) for region, counts in by_region.items())
         if s.watermark != previous:
-            # Every region hears of this shard's progress, with facts for it or not.
+            # Every region hears of this shard's progress, with counts for it or not.
             out.regions.extend((region, None, s.watermark) for region in REGIONS)
         if risk:
             watermark = max(r["event_at"] for r in risk)

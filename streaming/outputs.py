@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 @dataclass(slots=True)
 class Produced:
     land: list = field(default_factory=list)  # [Event] -> landing zone
-    # [(region, [fact] | None, watermark | None)] -> the region-activity step: facts, or the
-    # shard's minimum watermark over the input partitions when it moved
+    # [(region, {minute: Minute} | None, watermark | None)] -> the region-activity step: the
+    # batch's counts, or the shard's minimum watermark over the input partitions when it moved
     regions: list = field(default_factory=list)
     live: list = field(default_factory=list)  # [(product_id, [row], watermark_at)] -> live store
     side: list = field(default_factory=list)  # [record] -> quarantine (late events)

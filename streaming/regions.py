@@ -1,5 +1,9 @@
 """The per-region step: region-activity minutes, published when every customer shard's
-watermark (itself the minimum over the input partitions) has passed them."""
+watermark (itself the minimum over the input partitions) has passed them.
+
+Customer shards count their events per region and minute (`Minute`) and decide which are
+late (`late_before`) as they read them, so this step merges a few counts per shard batch
+rather than a fact per event."""
 
 from __future__ import annotations
 
@@ -12,10 +16,9 @@ from bytewax.operators import StatefulBatchLogic
 from streaming import metrics
 from streaming.outputs import Produced
 from streaming.partitions import DONE, NEVER
-from streaming.products.region import MINUTE_S, Minute, add_fact, minute_of, region_row
+from streaming.products.region import MINUTE_S, add_counts, minute_of, region_row
 from streaming.runtime import stopping
 from streaming.validate import LATE_REASON
-from tollgate.clock import utcnow
 
 PRODUCT = "region-activity"
 
@@ -37,7 +40,7 @@ class RegionState:
 
 
 class RegionMinutes(StatefulBatchLogic):
-    """Takes `(region, shard, [fact] | None, watermark | None)` from every customer shard."""
+    """Takes `(region, shard, {minute: Minute} | None, watermark | None)` from every shard."""
 
     def __init__(self, allowed_lateness_s: float, shards: tuple[str, ...], resume: bytes | None):
         self.lateness = allowed_lateness_s
@@ -45,30 +48,23 @@ class RegionMinutes(StatefulBatchLogic):
         self.s: RegionState = pickle.loads(resume) if resume else RegionState()
 
     def on_batch(self, batches: list[tuple]):
-        s, side = self.s, []
+        s = self.s
         s.region = batches[0][0]
-        open_minutes, dirty, minute_s = s.open, s.dirty, MINUTE_S
-        last_mark, late_before = None, None
-        for _, shard, shard_facts, watermark in batches:
-            if shard_facts is None:
+        open_minutes, dirty = s.open, s.dirty
+        for _, shard, minutes, watermark in batches:
+            if minutes is None:
                 s.shards[shard] = watermark
                 continue
-            # Counts and sessions do not depend on the order facts come in.
-            for at, action, amount, session_id, event_id, mark in shard_facts:
-                minute = int(at // minute_s)
-                if mark != last_mark:  # marks repeat: one partition watermark for many facts
-                    last_mark = mark
-                    late_before = minute_of(mark - RETENTION_S) if mark > NEVER else None
-                if late_before is not None and minute < late_before:
-                    side.append(self._late(event_id, at))
-                    continue
+            # Counts and sessions do not depend on the order shards' counts come in.
+            for minute, counts in minutes.items():
                 m = open_minutes.get(minute)
                 if m is None:
-                    m = open_minutes[minute] = Minute()
-                add_fact(m, action, amount, session_id)
+                    open_minutes[minute] = counts  # the shard's counts are handed over whole
+                else:
+                    add_counts(m, counts)
                 dirty.add(minute)
         watermark = min(s.shards.get(name, NEVER) for name in self.shard_names)
-        out = Produced(side=side)
+        out = Produced()
         if watermark == DONE:
             out.live = self._publish_all()
         elif watermark > NEVER:
@@ -114,13 +110,20 @@ class RegionMinutes(StatefulBatchLogic):
         for m in [m for m in s.open if m < before]:
             del s.open[m]
 
-    def _late(self, event_id: str, at: float) -> dict:
-        metrics.LATE.labels(PRODUCT).inc()
-        return {
-            "reason": LATE_REASON,
-            "message": f"late for {PRODUCT}",
-            "product_id": PRODUCT,
-            "event_id": event_id,
-            "event_at": datetime.fromtimestamp(at, UTC).isoformat(),
-            "received_at": utcnow().isoformat(),
-        }
+
+def late_before(mark: float) -> int | None:
+    """The first minute still open to a fact read at partition watermark `mark`."""
+    return minute_of(mark - RETENTION_S) if mark > NEVER else None
+
+
+def late_record(event_id: str, at: float, now: datetime) -> dict:
+    """A side-output record for an event older than its region minute's retention."""
+    metrics.LATE.labels(PRODUCT).inc()
+    return {
+        "reason": LATE_REASON,
+        "message": f"late for {PRODUCT}",
+        "product_id": PRODUCT,
+        "event_id": event_id,
+        "event_at": datetime.fromtimestamp(at, UTC).isoformat(),
+        "received_at": now.isoformat(),
+    }

@@ -71,7 +71,7 @@ def build_flow(
     op.output("landing", land, sinks["landing"])
     facts = op.flat_map(
         "region_facts", per_customer, _region_items
-    )  # (region, (region, shard, [fact] | None, watermark | None))
+    )  # (region, (region, shard, {minute: Minute} | None, watermark | None))
     per_region = op.stateful_batch(
         "regions",
         facts,

@@ -34,6 +34,14 @@ def add_fact(m: Minute, action: str, amount_cents: int, session_id: str) -> None
         m.viewing_sessions.add(session_id)
 
 
+def add_counts(m: Minute, other: Minute) -> None:
+    """Add `other`'s counts (another part of the same minute's events) to `m`."""
+    m.events += other.events
+    m.purchases += other.purchases
+    m.revenue_cents += other.revenue_cents
+    m.viewing_sessions |= other.viewing_sessions
+
+
 def region_row(region: str, minute: int, m: Minute) -> dict:
     """The live store row (catalog columns of region-activity, less processed_at)."""
     start = datetime.fromtimestamp(minute * MINUTE_S, UTC)

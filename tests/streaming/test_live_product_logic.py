@@ -8,7 +8,7 @@ import pytest
 from streamkit import T0, minutes, payment
 
 from streaming.products import journey as jr
-from streaming.products.region import Minute, add_fact, minute_of, region_row
+from streaming.products.region import Minute, add_counts, add_fact, minute_of, region_row
 from streaming.products.risk import RiskProfile, note_browsing, note_device, score_transaction
 
 
@@ -121,3 +121,25 @@ def test_region_minute_counts_and_conversion():
     }
     assert minute_of((T0 + timedelta(seconds=59.999)).timestamp()) == minute_of(T0.timestamp())
     assert minute_of((T0 + timedelta(seconds=60)).timestamp()) == minute_of(T0.timestamp()) + 1
+
+
+def test_a_minute_counted_in_parts_adds_up_to_the_whole():
+    # Shards count their own events of a minute; the region step adds the parts up.
+    facts = [
+        ("page_view", 0, "s1"),
+        ("purchase", 1999, "s1"),
+        ("page_view", 0, "s2"),
+        ("page_view", 0, "s1"),
+        ("purchase", 500, "s3"),
+        ("card_transaction", 0, "s-pay"),
+    ]
+    whole, first, second = Minute(), Minute(), Minute()
+    for fact in facts:
+        add_fact(whole, *fact)
+    for fact in facts[:3]:
+        add_fact(first, *fact)
+    for fact in facts[3:]:
+        add_fact(second, *fact)
+    add_counts(first, second)
+    assert first == whole
+    assert region_row("EU", 1, first) == region_row("EU", 1, whole)
