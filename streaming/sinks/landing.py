@@ -1,24 +1,31 @@
 """Landing tables built column by column, straight from events of either parse path.
 
 Same tables as `tollgate.events.landing.landing_table(dataset, map(landing_row, events))`
-(the schemas other lanes read), without a dict per event: each column is a list filled in
-one pass, then handed to Arrow whole.
+(the schemas other lanes read), without a dict per event: the events' fields are taken out
+as tuples in C (`msgspec.structs.astuple`), transposed into columns, and handed to Arrow
+whole; rows are then split by event hour in Arrow.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
-from datetime import date
+from datetime import UTC, date, datetime
 
+import msgspec
+import numpy as np
 import pyarrow as pa
 
 from tollgate.events.landing import SCHEMAS
 
 TRANSACTIONS, BEHAVIOR = "card_transactions", "behavior_events"
-_ENVELOPE = ("event_id", "customer_id", "region", "event_at", "session_id", "device_id")
+_US_PER_HOUR = 3_600_000_000
+# Event fields in the order of the fast path's structs (`tollgate.events.fast`), then the
+# landing columns they fill.
+_ENVELOPE = ("event_id", "customer_id", "region", "event_time", "session_id", "device_id")
+_ENVELOPE_COLUMNS = ("event_id", "customer_id", "region", "event_at", "session_id", "device_id")
 _TX_PAYLOAD = ("transaction_id", "amount_cents", "currency", "merchant_id",
                "merchant_category", "card_id", "card_region", "ip_region", "channel")  # fmt: skip
-# Per behaviour event type: (landing column, payload attribute) it fills; the rest are null.
+# Per behaviour event type: the landing columns its payload fills (in the payload's field
+# order), and the payload fields they come from; its other payload columns are null.
 _BEHAVIOR_PAYLOAD = {
     "page_view": (("category", "category"), ("product_sku", "product_sku")),
     "search": (("search_query", "query"), ("category", "category")),
@@ -28,53 +35,94 @@ _BEHAVIOR_PAYLOAD = {
     "purchase": (("order_id", "order_id"), ("category", "category"),
                  ("amount_cents", "amount_cents")),
 }  # fmt: skip
+_BEHAVIOR_SCHEMA = SCHEMAS[BEHAVIOR]
 _BEHAVIOR_OPTIONAL = tuple(
-    c for c in SCHEMAS[BEHAVIOR].names if c not in _ENVELOPE and c != "event_type"
+    name for name in _BEHAVIOR_SCHEMA.names if name not in (*_ENVELOPE_COLUMNS, "event_type")
 )
+_TS = pa.timestamp("us", tz="UTC")
 
 
 def landing_tables(events: list) -> dict[tuple[str, date, int], pa.Table]:
     """The landing table of each (dataset, event date, event hour) the events fall in."""
-    groups: dict[tuple[str, date, int], list] = defaultdict(list)
+    transactions, behavior = [], []
     for e in events:
-        t = e.event_time  # aware UTC on both parse paths
-        dataset = TRANSACTIONS if e.event_type == "card_transaction" else BEHAVIOR
-        groups[(dataset, t.date(), t.hour)].append(e)
-    return {
-        key: (_transactions(group) if key[0] == TRANSACTIONS else _behavior(group))
-        for key, group in groups.items()
-    }
+        (transactions if e.event_type == "card_transaction" else behavior).append(e)
+    out: dict[tuple[str, date, int], pa.Table] = {}
+    for dataset, group, build in (
+        (TRANSACTIONS, transactions, _transactions),
+        (BEHAVIOR, behavior, _behavior),
+    ):
+        if group:
+            out.update(_by_hour(dataset, build(group)))
+    return out
 
 
-def _envelope(events: list) -> dict[str, list]:
-    return {
-        "event_id": [e.event_id for e in events],
-        "customer_id": [e.customer_id for e in events],
-        "region": [e.region for e in events],
-        "event_at": [e.event_time for e in events],
-        "session_id": [e.session_id for e in events],
-        "device_id": [e.device_id for e in events],
-    }
+def _by_hour(dataset: str, table: pa.Table) -> dict[tuple[str, date, int], pa.Table]:
+    """`table`'s rows by the UTC hour of their event time, in their order."""
+    hours = table.column("event_at").to_numpy().astype(np.int64) // _US_PER_HOUR
+    first, last = int(hours.min()), int(hours.max())
+    if first == last:
+        return {_key(dataset, first): table}
+    return {_key(dataset, int(h)): table.filter(hours == h) for h in np.unique(hours)}
+
+
+def _key(dataset: str, hour: int) -> tuple[str, date, int]:
+    at = datetime.fromtimestamp(hour * 3600, UTC)
+    return dataset, at.date(), at.hour
+
+
+def _columns(objects: list, names: tuple[str, ...]) -> dict[str, tuple]:
+    """The objects' fields `names` as columns: taken out in C from the fast path's structs
+    (whose fields are `names`, in this order), else by name."""
+    try:
+        rows = list(map(msgspec.structs.astuple, objects))
+    except TypeError:  # the contract's own models (events of the slow parse path)
+        rows = [tuple(getattr(o, name) for name in names) for o in objects]
+    return dict(zip(names, zip(*rows, strict=True), strict=True))
+
+
+def _envelope(events: list, names: tuple[str, ...]) -> dict[str, object]:
+    """The envelope's landing columns, and the events' other fields `names`."""
+    cols: dict[str, object] = _columns(events, (*_ENVELOPE, *names))
+    # Times go through their RFC 3339 text (encoded in C, parsed by Arrow): Arrow converts
+    # aware datetimes with a Python call each, at twice the cost.
+    text = msgspec.json.decode(msgspec.json.encode(cols.pop("event_time")), type=list[str])
+    cols["event_at"] = pa.array(text, pa.string()).cast(_TS)
+    return cols
 
 
 def _transactions(events: list) -> pa.Table:
-    cols = _envelope(events)
-    payloads = [e.payload for e in events]
-    for name in _TX_PAYLOAD:
-        cols[name] = [getattr(p, name) for p in payloads]
-    labels = [e.labels for e in events]
+    cols = _envelope(events, ("payload", "labels"))
+    cols.update(_columns(cols.pop("payload"), _TX_PAYLOAD))
+    labels = cols.pop("labels")
     cols["is_fraud"] = [lb.is_fraud if lb is not None else None for lb in labels]
     cols["fraud_pattern"] = [lb.pattern if lb is not None else None for lb in labels]
     return pa.Table.from_pydict(cols, schema=SCHEMAS[TRANSACTIONS])
 
 
 def _behavior(events: list) -> pa.Table:
-    cols = _envelope(events)
-    cols["event_type"] = [e.event_type for e in events]
-    optional: dict[str, list] = {name: [None] * len(events) for name in _BEHAVIOR_OPTIONAL}
-    for i, e in enumerate(events):
-        p = e.payload
-        for column, attr in _BEHAVIOR_PAYLOAD[e.event_type]:
-            optional[column][i] = getattr(p, attr)
-    cols.update(optional)
-    return pa.Table.from_pydict(cols, schema=SCHEMAS[BEHAVIOR])
+    """Payload columns are built per event type (each fills its own), then put in order."""
+    cols = _envelope(events, ("payload",))
+    payloads = cols.pop("payload")
+    kinds = cols["event_type"] = [e.event_type for e in events]
+    positions: dict[str, list[int]] = {}
+    for i, kind in enumerate(kinds):
+        positions.setdefault(kind, []).append(i)
+    parts: dict[str, list[pa.Array]] = {name: [] for name in _BEHAVIOR_OPTIONAL}
+    for kind, where in positions.items():
+        fills = _BEHAVIOR_PAYLOAD[kind]
+        values = _columns([payloads[i] for i in where], tuple(attr for _, attr in fills))
+        by_column = {column: values[attr] for column, attr in fills}
+        for name, arrays in parts.items():
+            column_type = _BEHAVIOR_SCHEMA.field(name).type
+            if name in by_column:
+                arrays.append(pa.array(by_column[name], column_type))
+            else:
+                arrays.append(pa.nulls(len(where), column_type))
+    # Row k of the per-type parts concatenated is event order[k]; `back` undoes that.
+    order = np.fromiter((i for where in positions.values() for i in where), np.int64, len(kinds))
+    back = None if len(positions) == 1 else pa.array(np.argsort(order, kind="stable"))
+    for name, arrays in parts.items():
+        column = pa.concat_arrays(arrays)
+        cols[name] = column if back is None else column.take(back)
+    return pa.Table.from_pydict(cols, schema=_BEHAVIOR_SCHEMA)
