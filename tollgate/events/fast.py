@@ -38,7 +38,9 @@ AwareTime = Annotated[datetime, Meta(tz=True)]
 _LONG_FRACTION = re.compile(rb"\.[0-9]{7}")
 
 
-class _Strict(Struct, frozen=True, forbid_unknown_fields=True):
+# Untracked by the cyclic GC (events hold only strings, numbers and other events' parts, so
+# they cannot form a cycle): the collector then never walks the events in flight.
+class _Strict(Struct, frozen=True, forbid_unknown_fields=True, gc=False):
     pass
 
 
