@@ -14,6 +14,7 @@ from __future__ import annotations
 import pickle
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from itertools import compress
 
 from bytewax.operators import StatefulBatchLogic
 
@@ -112,21 +113,18 @@ class CustomerShard(StatefulBatchLogic):
         land, risk, side, minutes = [], [], [], {}
         # Hot loop (every event): state and functions bound to locals once per call.
         seen, customers, active = s.seen, s.customers, s.active
-        recent, add_seen = seen.recent, seen.add
         add_event, window, pane_s = jr.add_event, jr.PANES_PER_WINDOW, jr.PANE_S
         minute_s = MINUTE_S
         last_mark, last_minute, closed, region_open = None, None, None, None
         for _, events, times, marks, _ in batches:
             if not events:
                 continue
-            hashes = id_hashes([e.event_id for e in events])
-            sealed = seen.sealed_hits(hashes)
-            for e, at, mark, h, old in zip(events, times, marks, hashes, sealed, strict=True):
-                if old or h in recent:
-                    metrics.DUPLICATES.inc()
-                    continue
-                add_seen(h, at)
-                land.append(e)
+            new = seen.admit(id_hashes([e.event_id for e in events]), times)
+            if new is not None:  # some were duplicates
+                metrics.DUPLICATES.inc(new.count(False))
+                events, times, marks = (list(compress(x, new)) for x in (events, times, marks))
+            land.extend(events)
+            for e, at, mark in zip(events, times, marks, strict=True):
                 kind, customer_id, region = e.event_type, e.customer_id, e.region
                 spend = e.payload.amount_cents if kind == "purchase" else 0
                 if mark != last_mark:

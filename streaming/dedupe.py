@@ -41,6 +41,36 @@ class SeenIds:
         at = np.minimum(np.searchsorted(self.sealed, wanted), len(self.sealed) - 1)
         return self.sealed[at] == wanted
 
+    def admit(self, hashes: list[int], times: list[float]) -> list[bool] | None:
+        """Hold the ids not held yet (in order, so a repeat within `hashes` is a duplicate
+        too); say which were new, or None if all were (the usual case, checked in bulk)."""
+        sealed, recent = self.sealed_hits(hashes), self.recent
+        if not sealed.any() and recent.isdisjoint(hashes):
+            held = len(recent)
+            recent.update(hashes)
+            if len(recent) - held == len(hashes):
+                self._file(hashes, times)
+                return None
+            recent.difference_update(hashes)  # a repeat within the batch: decide one by one
+        new = []
+        for h, at, old in zip(hashes, times, sealed, strict=True):
+            if old or h in recent:
+                new.append(False)
+            else:
+                self.add(h, at)
+                new.append(True)
+        return new
+
+    def _file(self, hashes: list[int], times: list[float]) -> None:
+        """Put held ids under their hours (mostly all one hour)."""
+        first, last = int(min(times) // BUCKET_S), int(max(times) // BUCKET_S)
+        if first != last:
+            by_bucket = self.recent_by_bucket
+            for h, at in zip(hashes, times, strict=True):
+                by_bucket.setdefault(int(at // BUCKET_S), []).append(h)
+        else:
+            self.recent_by_bucket.setdefault(first, []).extend(hashes)
+
     def add(self, h: int, at: float) -> None:
         self.recent.add(h)
         bucket = int(at // BUCKET_S)
