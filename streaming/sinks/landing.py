@@ -101,28 +101,19 @@ def _transactions(events: list) -> pa.Table:
 
 
 def _behavior(events: list) -> pa.Table:
-    """Payload columns are built per event type (each fills its own), then put in order."""
+    """Payload columns start all null; each event type fills its own, at its positions."""
     cols = _envelope(events, ("payload",))
     payloads = cols.pop("payload")
     kinds = cols["event_type"] = [e.event_type for e in events]
     positions: dict[str, list[int]] = {}
     for i, kind in enumerate(kinds):
         positions.setdefault(kind, []).append(i)
-    parts: dict[str, list[pa.Array]] = {name: [] for name in _BEHAVIOR_OPTIONAL}
+    optional = {name: np.full(len(events), None, object) for name in _BEHAVIOR_OPTIONAL}
     for kind, where in positions.items():
         fills = _BEHAVIOR_PAYLOAD[kind]
         values = _columns([payloads[i] for i in where], tuple(attr for _, attr in fills))
-        by_column = {column: values[attr] for column, attr in fills}
-        for name, arrays in parts.items():
-            column_type = _BEHAVIOR_SCHEMA.field(name).type
-            if name in by_column:
-                arrays.append(pa.array(by_column[name], column_type))
-            else:
-                arrays.append(pa.nulls(len(where), column_type))
-    # Row k of the per-type parts concatenated is event order[k]; `back` undoes that.
-    order = np.fromiter((i for where in positions.values() for i in where), np.int64, len(kinds))
-    back = None if len(positions) == 1 else pa.array(np.argsort(order, kind="stable"))
-    for name, arrays in parts.items():
-        column = pa.concat_arrays(arrays)
-        cols[name] = column if back is None else column.take(back)
+        for column, attr in fills:
+            optional[column][where] = values[attr]
+    for name, column in optional.items():
+        cols[name] = pa.array(column, _BEHAVIOR_SCHEMA.field(name).type)
     return pa.Table.from_pydict(cols, schema=_BEHAVIOR_SCHEMA)
