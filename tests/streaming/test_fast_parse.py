@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 from datetime import UTC, datetime, timedelta
 
@@ -169,3 +170,20 @@ def test_fast_events_carry_utc_times():
     raw = _edit(view(at=T0), event_time="2026-11-20T14:00:00+02:00")
     ((_, event, _),) = parse_batch([raw], NOW)
     assert event.event_time == T0 and event.event_time.utcoffset() == timedelta(0)
+
+
+def test_rejected_lines_leave_no_reference_cycles_behind():
+    # A rejected line's error must not reach back (by its traceback) to the batch's results:
+    # that cycle kept every batch with a bad line in memory until a garbage collection.
+    raws = [*(event_to_json(view()) for _ in range(3)), b"{not json", b'{"event_type":"refund"}']
+    gc.collect()
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        got = parse_batch(raws, NOW)
+        assert [error is not None for _, _, error in got] == [False] * 3 + [True] * 2
+        del got
+        assert gc.collect() == 0
+    finally:
+        if enabled:
+            gc.enable()

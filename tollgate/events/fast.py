@@ -174,4 +174,8 @@ def _slow(raw: object, now: datetime | None) -> tuple:
     try:
         return (raw, parse_event(raw, now), None)  # type: ignore[arg-type]
     except Exception as exc:  # noqa: BLE001 - the caller decides what each error means
+        # Kept without its traceback and context: their frames reach back to the caller's,
+        # whose results hold this error, a cycle that would keep the whole batch of lines
+        # and events alive until the next garbage collection.
+        exc.__traceback__ = exc.__context__ = exc.__cause__ = None
         return (raw, None, exc)
