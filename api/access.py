@@ -39,9 +39,8 @@ async def admit(request: Request, services: Services, token: str | None) -> Prin
     # Only database and Redis reads go to a thread; the common path stays on the event loop.
     store = services.credentials
     try:
-        if store.is_cached(token):
-            principal = store.authenticate(token)
-        else:
+        principal = store.authenticate_cached(token)
+        if principal is None:
             principal = await asyncio.to_thread(store.authenticate, token)
     except ApiError as exc:
         await asyncio.to_thread(_auth_failed, services, address, token, exc.code, request.url.path)

@@ -92,11 +92,16 @@ class CredentialStore:
             self._rows[(kind, ident)] = (time.monotonic() + self.ttl_seconds, row)
         return row
 
-    def is_cached(self, token: str | None) -> bool:
-        """True when authenticating `token` needs no database read (so no thread hop)."""
-        parsed = parse_api_key(token) if token else None
+    def authenticate_cached(self, token: str | None) -> Principal | None:
+        """`authenticate(token)` when that needs no database read (so no thread hop), else
+        None: the caller then authenticates off the event loop."""
+        if not token:
+            return self.authenticate(token)
+        parsed = parse_api_key(token)
         hit = self._rows.get(("key", parsed[0])) if parsed else None
-        return token is None or (hit is not None and hit[0] > time.monotonic())
+        if hit is None or hit[0] <= time.monotonic():
+            return None
+        return self._from_api_key(*parsed)
 
     def authenticate(self, token: str | None) -> Principal:
         if not token:

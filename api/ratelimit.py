@@ -54,6 +54,7 @@ class TenantRateLimits:
     def __init__(self, catalog: Catalog, storage: Storage):
         self.storage = storage
         self.in_memory = isinstance(storage, MemoryStorage)
+        self._one_pass = isinstance(storage, DurableMemoryStorage)
         self.limiter = SlidingWindowCounterRateLimiter(storage)
         self.items = {
             name: RateLimitItemPerHour(tier.rate_limit_per_hour, namespace="tollgate")
@@ -63,10 +64,16 @@ class TenantRateLimits:
     def hit(self, tenant_id: str, tier: str) -> RateDecision:
         """Spend one request of the tenant's budget if any is left."""
         item = self.items[tier]
-        allowed = self.limiter.hit(item, tenant_id)
-        stats = self.limiter.get_window_stats(item, tenant_id)
-        reset = max(0, math.ceil(stats.reset_time - time.time()))
-        return RateDecision(allowed, item.amount, max(0, stats.remaining), reset)
+        if self._one_pass:  # the embedded counters: one read of the window, not two
+            allowed, remaining, reset_at = self.storage.acquire_sliding_window_stats(
+                item.key_for(tenant_id), item.amount, item.get_expiry()
+            )
+        else:
+            allowed = self.limiter.hit(item, tenant_id)
+            stats = self.limiter.get_window_stats(item, tenant_id)
+            remaining, reset_at = stats.remaining, stats.reset_time
+        reset = max(0, math.ceil(reset_at - time.time()))
+        return RateDecision(allowed, item.amount, max(0, remaining), reset)
 
     def close(self) -> None:
         if isinstance(self.storage, DurableMemoryStorage):

@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import threading
 import time
+from math import floor
 from pathlib import Path
 
 from limits.storage import MemoryStorage
@@ -56,6 +57,35 @@ class DurableMemoryStorage(MemoryStorage):
             value = self.storage[key]
         self._append(key, amount)
         return value
+
+    def acquire_sliding_window_stats(
+        self, key: str, limit: int, expiry: int, amount: int = 1
+    ) -> tuple[bool, int, float]:
+        """`acquire_sliding_window_entry`, and the window's remaining amount and reset time
+        as `get_window_stats` would read them right after: (allowed, remaining, reset_at).
+        limits' limiter reads the two counters again for the stats; here one read serves
+        both, with the same arithmetic."""
+        now = time.time()
+        previous_key, current_key = self.sliding_window_keys(key, expiry, now)
+        previous, previous_ttl, current, current_ttl = self._get_sliding_window_info(
+            previous_key, current_key, expiry, now
+        )
+        allowed = (
+            amount <= limit and floor(previous * previous_ttl / expiry + current) + amount <= limit
+        )
+        if allowed:
+            current = self.incr(current_key, 2 * expiry, amount=amount)
+            if floor(previous * previous_ttl / expiry + current) > limit:
+                # Another hit won the race: take this one back and refuse it (as limits does).
+                current = self.decr(current_key, amount)
+                allowed = False
+        remaining = max(0, limit - floor(previous * previous_ttl / expiry + current))
+        if not (previous or current):
+            return allowed, remaining, now
+        resets = [previous_ttl % (expiry / previous)] if previous else []
+        if current:
+            resets.append(current_ttl % expiry)
+        return allowed, remaining, now + min(resets)
 
     def decr(self, key: str, amount: int = 1) -> int:
         self.get(key)

@@ -126,3 +126,36 @@ def test_repeated_failed_logins_are_throttled_per_address(client, world):
         data={"grant_type": "client_credentials", "client_id": "tgc_x", "client_secret": "y"},
     )
     assert token.status_code == 429
+
+
+def test_the_embedded_counters_decide_in_one_pass_as_limits_does(world, monkeypatch, tmp_path):
+    """The embedded storage reads a window once for the decision and its headers; limits'
+    limiter (as with Redis) reads it twice: the same decisions, remaining and resets."""
+
+    class Frozen:
+        now = math.ceil(time.time() / HOUR) * HOUR + 7.0
+
+        def time(self) -> float:
+            return self.now
+
+        def __getattr__(self, name):
+            return getattr(time, name)
+
+    clock = Frozen()
+    for module in (memory_storage, strategies, api.ratelimit, api.ratestore):
+        monkeypatch.setattr(module, "time", clock)
+    one_pass = api.ratelimit.TenantRateLimits(
+        world.catalog, api.ratestore.DurableMemoryStorage(tmp_path)
+    )
+    two_reads = api.ratelimit.TenantRateLimits(world.catalog, memory_storage.MemoryStorage())
+    assert one_pass._one_pass and not two_reads._one_pass
+    decisions = []
+    for step in [0, 1, 1, 1, 60, 600, 1200, 1800, 5, 5, 2400, 3600, 900, 7200, 0, 0]:
+        clock.now += step
+        for tenant in ("a", "b"):
+            for _ in range(3 if tenant == "a" else 1):
+                mine, theirs = one_pass.hit(tenant, "trial"), two_reads.hit(tenant, "trial")
+                assert mine == theirs, (step, tenant)
+                decisions.append(mine.allowed)
+    assert True in decisions and False in decisions  # both outcomes were compared
+    one_pass.close()
