@@ -8,13 +8,13 @@ and records latency and status metrics.
 
 from __future__ import annotations
 
-import os
 import re
 import time
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.errors import error_response
+from api.ids import new_id
 from api.metrics import ApiMetrics
 from api.server import HEAD_LIMIT_BYTES
 
@@ -36,7 +36,7 @@ class EdgeMiddleware:
         started = time.perf_counter()
         headers = dict(scope["headers"])
         given = headers.get(b"x-request-id", b"").decode("latin-1")
-        request_id = given if _REQUEST_ID.match(given) else os.urandom(16).hex()
+        request_id = given if _REQUEST_ID.match(given) else new_id()
         state = scope.setdefault("state", {})
         state["request_id"] = request_id
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 import threading
 import time
 import uuid
@@ -27,6 +26,7 @@ from fastapi import Response
 from starlette.types import Receive, Scope, Send
 
 from api.errors import ApiError, error_response
+from api.ids import new_id
 from tollgate.catalog import Catalog
 from tollgate.clock import utcnow
 from tollgate.contracts import LIST, Terms
@@ -60,8 +60,7 @@ class Delivery:
     terms: Terms = LIST
     # What was delivered: schema and snapshot version or watermark, freshness, quality.
     trail: Trail = NO_TRAIL
-    # 128 random bits, as a uuid4's hex but without building the UUID object.
-    _fresh_id: str = field(default_factory=lambda: os.urandom(16).hex(), repr=False)
+    _fresh_id: str = field(default_factory=new_id, repr=False)
 
     @property
     def delivery_id(self) -> str:
