@@ -2,7 +2,8 @@
 
 `append()` hands a line to the journal thread and returns its sequence number; the thread
 writes whatever has accumulated in one `write` + `fdatasync` (group commit: one disk flush
-serves every request that arrived while the previous one ran) and then wakes the waiters,
+serves every request that arrived while the previous one ran, and every line appended in
+one step of an event loop) and then wakes the waiters,
 sync (`wait`) or async (`durable`). A line whose flush failed fails its waiters, so an
 answer that could not be made durable is never sent.
 
@@ -125,8 +126,20 @@ class UsageJournal:
         # event yet, it takes the group (and this line) under the lock after waking. Setting
         # a set event again costs a notify_all, per request, for nothing.
         if not self._wake.is_set():
-            self._wake.set()
+            try:
+                loop = asyncio.get_running_loop()
+            except RuntimeError:  # a worker thread: wake the journal now
+                self._wake.set()
+            else:
+                # On an event loop, once the loop's current step is done: the answers made
+                # in that step go in one group (one fdatasync), where the first used to wake
+                # the thread on its own and the rest waited for the next flush.
+                loop.call_soon(self._wake_up)
         return seq
+
+    def _wake_up(self) -> None:
+        if not self._wake.is_set():
+            self._wake.set()
 
     def wait(self, seq: int, timeout: float | None = None) -> None:
         """Block until line `seq` is durable; raises JournalError if it cannot be."""

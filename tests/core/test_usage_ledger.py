@@ -136,6 +136,37 @@ def test_many_waiters_share_one_disk_flush(settings, tmp_path, monkeypatch):
     assert len(flushes) < 100  # group commit: far fewer flushes than deliveries
 
 
+def test_the_answers_of_one_event_loop_step_share_one_disk_flush(settings, tmp_path, monkeypatch):
+    """On an event loop the journal is woken once the loop's step is done, not by the first
+    line: every answer made in that step is in the one flush."""
+    url = settings.metadata_db_url
+    upgrade(url)
+    flushes = []
+    real = os.fdatasync
+
+    def counted(fd):
+        flushes.append(fd)
+        real(fd)
+
+    monkeypatch.setattr(os, "fdatasync", counted)
+    ledger = UsageLedger(url, tmp_path / "journal")
+    ledger.start()
+
+    async def one_step() -> int:
+        tickets = []
+        for i in range(5):  # no await between them, but time for the journal thread to run
+            tickets.append(ledger.record(_delivery(i)))
+            time.sleep(0.01)
+        await asyncio.gather(*(ledger.durable(t) for t in tickets))
+        return len(flushes)
+
+    assert asyncio.run(one_step()) == 1
+    # A thread with no event loop wakes the journal at once, as before.
+    ledger.wait(ledger.record(_delivery("from-a-thread")), timeout=10)
+    ledger.close()
+    assert len(_ledger_ids(url)) == 6
+
+
 def test_database_down_keeps_the_journal_and_the_next_start_replays_it(settings, tmp_path):
     url = settings.metadata_db_url
     journal = tmp_path / "journal"
