@@ -21,6 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from functools import lru_cache
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -107,6 +108,7 @@ def _included_unit(channel: Channel) -> Unit:
     return {"query": "record", "push": "message", "export": "record"}[channel]
 
 
+@lru_cache(maxsize=4096)  # a pure function of a few catalog amounts, asked on every answer
 def to_micros(usd: float | Decimal) -> int:
     """Exact micro-dollars of a catalog amount; ValueError if it has finer than 6 decimals."""
     value = Decimal(str(usd)) * MICROS
