@@ -115,7 +115,8 @@ class CustomerShard(StatefulBatchLogic):
         seen, customers, active = s.seen, s.customers, s.active
         add_event, window, pane_s = jr.add_event, jr.PANES_PER_WINDOW, jr.PANE_S
         minute_s = MINUTE_S
-        last_mark, last_minute, closed, region_open = None, None, None, None
+        # The minute [low, high) of event time the last mark fell in, and the bounds it set.
+        low, high, closed, region_open = NEVER, NEVER, None, None
         for _, events, times, marks, _ in batches:
             if not events:
                 continue
@@ -127,17 +128,20 @@ class CustomerShard(StatefulBatchLogic):
             for e, at, mark in zip(events, times, marks, strict=True):
                 kind, customer_id, region = e.event_type, e.customer_id, e.region
                 spend = e.payload.amount_cents if kind == "purchase" else 0
-                if mark != last_mark:
-                    last_mark = mark
+                if not low <= mark < high:
                     # Both bounds move only when the watermark enters another minute (panes and
                     # the region retention are whole minutes).
-                    mark_minute = mark // minute_s if mark > NEVER else None
-                    if mark_minute != last_minute:
-                        last_minute = mark_minute
-                        closed = int(mark // pane_s) if mark > NEVER else None
-                        region_open = regions.late_before(mark)
+                    if mark > NEVER:
+                        low = (mark // minute_s) * minute_s
+                        high = low + minute_s
+                        closed = int(mark // pane_s)
+                    else:  # the partition has no clock yet: nothing is late
+                        low, high, closed = NEVER, NEVER, None
+                    region_open = regions.late_before(mark)
+                # Event times are past 2000 (the contract), so int() is their floor.
+                whole_s = int(at)
                 # Region-activity: counted into the event's minute here, merged by region later.
-                minute = int(at // minute_s)
+                minute = whole_s // minute_s
                 if region_open is not None and minute < region_open:
                     side.append(regions.late_record(e.event_id, at, now))
                 else:
@@ -157,7 +161,7 @@ class CustomerShard(StatefulBatchLogic):
                 # Journey: late if its pane had closed by its partition's watermark when it
                 # came (never by how other partitions' events happened to interleave); still
                 # counted for the windows to come, unless none includes it.
-                pane = int(at // pane_s)
+                pane = whole_s // pane_s
                 late = closed is not None and pane < closed
                 if late and pane < closed - window:
                     side.append(late_record(e, JOURNEY, now))
