@@ -146,7 +146,9 @@ def parse_batch(
     decode, long_fraction = _DECODER.decode, _LONG_FRACTION.search
     out: list = []
     for raw in raws:
-        if type(raw) is not bytes or b"\\" in raw or long_fraction(raw):
+        # `find`, not `in`: `bytes in bytes` first tries its argument as an int and raises
+        # (and discards) a TypeError each time.
+        if type(raw) is not bytes or raw.find(b"\\") != -1 or long_fraction(raw):
             out.append(_slow(raw, now))
             continue
         try:
