@@ -18,6 +18,7 @@ import argparse
 import json
 import os
 import random
+import shutil
 import signal
 import subprocess
 import sys
@@ -71,21 +72,27 @@ def trial(
 ) -> tuple[int, Path]:
     """Kill the lane once or twice at random moments while it reads (from shortly before
     its first landing file, so some kills come before the first snapshot, to the clean
-    run's end); return the kills and its data directory."""
-    data_dir = work
-    kills = 0
-    for _ in range(rng.choice([1, 1, 2])):
-        proc = run_lane(data_dir, source)
-        time.sleep(rng.uniform(ready_s * 0.9, clean_s))
-        if proc.poll() is not None:
-            break  # finished before the moment came
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(30)
-        kills += 1
-    proc = run_lane(data_dir, source)
+    run's end), then let a restart finish; return the kills and its data directory.
+
+    A trial whose lane finished before its first moment came is started again from an
+    empty directory, so every trial counted has been killed at least once."""
+    while True:
+        shutil.rmtree(work, ignore_errors=True)
+        kills = 0
+        for _ in range(rng.choice([1, 1, 2])):
+            proc = run_lane(work, source)
+            time.sleep(rng.uniform(ready_s * 0.9, clean_s))
+            if proc.poll() is not None:
+                break  # finished before the moment came
+            proc.send_signal(signal.SIGKILL)
+            proc.wait(30)
+            kills += 1
+        if kills:
+            break
+    proc = run_lane(work, source)
     if proc.wait(900) != 0:
-        raise SystemExit(f"the restarted lane failed in {data_dir}")
-    return kills, data_dir
+        raise SystemExit(f"the restarted lane failed in {work}")
+    return kills, work
 
 
 def main() -> None:
