@@ -24,31 +24,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tollgate.heldfiles import left_behind, open_held
+from tollgate.journal_segments import Segment, unheld_segments
 
 log = logging.getLogger(__name__)
-
-SEGMENT_PREFIX = "usage-journal-"
-SEGMENT_SUFFIX = ".jsonl"
 
 
 class JournalError(OSError):
     """The journal could not make a line durable."""
-
-
-@dataclass
-class _Segment:
-    path: Path
-    fd: int
-    opened_at_seq: int  # the last durable line when it was opened: all of its lines are later
-    last_seq: int = 0
-    size: int = 0
-
-    def drop(self) -> None:
-        """Delete the file, then close it (closing releases the lock that marks it held)."""
-        self.path.unlink(missing_ok=True)
-        with contextlib.suppress(OSError):
-            os.close(self.fd)
 
 
 @dataclass
@@ -81,8 +63,8 @@ class UsageJournal:
         self._durable = 0
         self._failed: list[tuple[int, int, JournalError]] = []  # (first, last) seq that failed
         self._async: dict[asyncio.AbstractEventLoop, list[tuple[int, asyncio.Future]]] = {}
-        self._closed: list[_Segment] = []  # rotated out, deleted once the database has them
-        self._current: _Segment | None = None
+        self._closed: list[Segment] = []  # rotated out, deleted once the database has them
+        self._current: Segment | None = None
         self._rotate = False
         self._stop = False
         self._thread: threading.Thread | None = None
@@ -245,9 +227,8 @@ class UsageJournal:
         with self._lock:
             self._closed.append(old)  # kept open, so locked, until its lines are written
 
-    def _new_segment(self) -> _Segment:
-        fd, path = open_held(self.directory, SEGMENT_PREFIX, SEGMENT_SUFFIX, durable=True)
-        return _Segment(path, fd, self._durable)
+    def _new_segment(self) -> Segment:
+        return Segment.open(self.directory, self._durable)
 
     def release(self, written_seq: int) -> int:
         """Delete the closed segments whose every line is in the database; returns how many."""
@@ -264,13 +245,13 @@ class UsageJournal:
             with contextlib.suppress(OSError):
                 os.close(segment.fd)
 
-    def take_closed(self) -> list[_Segment]:
+    def take_closed(self) -> list[Segment]:
         """The closed segments, handed to the caller (who drops or gives them back)."""
         with self._lock:
             taken, self._closed = self._closed, []
         return taken
 
-    def give_back(self, segments: list[_Segment]) -> None:
+    def give_back(self, segments: list[Segment]) -> None:
         with self._lock:
             self._closed[:0] = segments
 
@@ -283,9 +264,7 @@ class UsageJournal:
         mine = {s.path for s in self._closed}
         if self._current is not None:
             mine.add(self._current.path)
-        return [
-            p for p in left_behind(self.directory, SEGMENT_PREFIX, SEGMENT_SUFFIX) if p not in mine
-        ]
+        return [p for p in unheld_segments(self.directory) if p not in mine]
 
 
 def _settle(futures: list[asyncio.Future], error: JournalError | None) -> None:
@@ -296,10 +275,3 @@ def _settle(futures: list[asyncio.Future], error: JournalError | None) -> None:
             future.set_result(None)
         else:
             future.set_exception(error)
-
-
-def read_segment(path: Path) -> list[bytes]:
-    """The complete lines of a segment (a torn last line, never acknowledged, is left out)."""
-    data = path.read_bytes()
-    lines = data.split(b"\n")
-    return [line for line in lines[:-1] if line.strip()]

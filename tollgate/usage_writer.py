@@ -19,8 +19,9 @@ import time
 from pathlib import Path
 
 from tollgate.db.engine import engine_for
+from tollgate.journal_segments import read_segment
 from tollgate.usage import Delivery, write_deliveries
-from tollgate.usage_journal import UsageJournal, read_segment
+from tollgate.usage_journal import UsageJournal
 
 log = logging.getLogger("tollgate.usage")
 

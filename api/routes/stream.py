@@ -13,7 +13,7 @@ from fastapi import APIRouter, Header, Request
 from sse_starlette import EventSourceResponse, ServerSentEvent
 from starlette.background import BackgroundTask
 
-from api import metering
+from api import pushmetering
 from api.auth import Principal
 from api.cursor import decode_position
 from api.delivery import refuse_halted, status_headers
@@ -103,7 +103,7 @@ async def _events(
 ) -> AsyncIterator[bytes | ServerSentEvent]:
     delay = timedelta(seconds=view.delay_seconds)
     last = resume
-    meter = metering.SubscriptionMeter(
+    meter = pushmetering.SubscriptionMeter(
         principal.tenant_id,
         product.id,
         ROUTE,
@@ -202,7 +202,7 @@ def _closed_event(closed: StreamClosed) -> ServerSentEvent:
     return ServerSentEvent(data=json.dumps(reason), event="closed")
 
 
-async def _metered(meter: metering.SubscriptionMeter, frames: list[bytes]) -> bytes:
+async def _metered(meter: pushmetering.SubscriptionMeter, frames: list[bytes]) -> bytes:
     """The frames as one write, once their delivery is durable in the ledger."""
     data = b"".join(frames)
     await meter.before_send(len(frames), len(data))

@@ -12,8 +12,9 @@ from tollgate.billing.ledger_reads import read_daily_usage
 from tollgate.db.engine import engine_for
 from tollgate.db.migrate import upgrade
 from tollgate.db.models import UsageRecord
+from tollgate.journal_segments import SEGMENT_PREFIX, read_segment
 from tollgate.usage import Delivery, idempotent_delivery_id
-from tollgate.usage_journal import SEGMENT_PREFIX, JournalError, read_segment
+from tollgate.usage_journal import JournalError
 from tollgate.usage_writer import UsageLedger
 
 AT = datetime(2026, 11, 24, 8, 0, tzinfo=UTC)

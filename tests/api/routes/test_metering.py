@@ -11,7 +11,7 @@ from apiworld import auth, behavior_row, risk_row
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from api import metering
+from api import metering, pushmetering
 from api.main import create_app
 from tollgate.db.engine import make_engine
 from tollgate.db.models import UsageRecord
@@ -104,14 +104,14 @@ def test_push_windows_grow_one_record_each_and_are_durable_before_sending(
     journaled = []
     real_record = writer.record
     monkeypatch.setattr(writer, "record", lambda d: journaled.append(d) or real_record(d))
-    monkeypatch.setattr(metering, "SSE_WINDOW_SECONDS", 3600.0)
-    meter = metering.SubscriptionMeter("t-1", "region-activity", "/v1/live/x/stream", "r-1")
+    monkeypatch.setattr(pushmetering, "SSE_WINDOW_SECONDS", 3600.0)
+    meter = pushmetering.SubscriptionMeter("t-1", "region-activity", "/v1/live/x/stream", "r-1")
 
     async def stream() -> None:
         await meter.before_send(3, 300)
         assert writer.journal._durable >= writer.journal_seq()  # on disk before it is sent
         await meter.before_send(2, 200)
-        metering.SSE_WINDOW_SECONDS = 0.0
+        pushmetering.SSE_WINDOW_SECONDS = 0.0
         await meter.before_send(1, 100)
 
     try:
