@@ -19,9 +19,15 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tollgate.catalog import Catalog
 from tollgate.clock import utcnow
+from tollgate.db.bulk import BulkInsert
 from tollgate.db.ops_models import RequestLogEntry
 
 FLUSH_SECONDS = 1.0
+# Rows per transaction: small, as the writes run on a thread of the API process and hold
+# the interpreter (and so the event loop) while they run (see tollgate.db.bulk).
+BATCH_ROWS = 64
+_COLUMNS = [c.name for c in RequestLogEntry.__table__.columns if c.name != "id"]
+_INSERT = BulkInsert(insert(RequestLogEntry.__table__), _COLUMNS)
 # Bounded memory if the database is down for long: the oldest rows go first.
 MAX_PENDING = 200_000
 LOGGED_PREFIX = "/v1/"
@@ -59,14 +65,21 @@ class RequestLog:
         )
 
     def flush(self) -> int:
-        """Write the pending rows; returns how many were written."""
-        rows = []
-        while self._pending:
-            rows.append(self._pending.popleft())
-        if rows:
-            with self.engine.begin() as conn:
-                conn.execute(insert(RequestLogEntry), rows)
-        return len(rows)
+        """Write the pending rows, a batch per transaction; returns how many were written."""
+        written, due = 0, len(self._pending)  # rows recorded meanwhile wait for the next
+        while written < due and self._pending:
+            if written:
+                time.sleep(0)  # the event loop's turn: this runs on a thread of the API
+            take = min(BATCH_ROWS, due - written, len(self._pending))
+            rows = [self._pending.popleft() for _ in range(take)]
+            try:
+                with self.engine.begin() as conn:
+                    _INSERT(conn, rows)
+            except Exception:
+                self._pending.extendleft(reversed(rows))  # for the next flush
+                raise
+            written += len(rows)
+        return written
 
     async def run(self) -> None:
         try:

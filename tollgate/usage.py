@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, replace
+from dataclasses import fields as dataclass_fields
 from datetime import UTC, datetime
 from typing import Literal
 
@@ -23,6 +25,7 @@ import msgspec
 from sqlalchemy import Connection, Engine
 from sqlalchemy.dialects import postgresql, sqlite
 
+from tollgate.db.bulk import BulkInsert
 from tollgate.db.models import UsageRecord
 
 DeliveryKind = Literal["query", "records", "messages", "export"]
@@ -170,22 +173,33 @@ def export_delivery_id(export_id: str) -> str:
     return f"export:{export_id}"
 
 
+def _ledger_upsert(insert: Callable) -> BulkInsert:
+    """The ledger's insert in `insert`'s dialect (what it does: `insert_deliveries`)."""
+    stmt = insert(_LEDGER)
+    excluded = stmt.excluded
+    grow = stmt.on_conflict_do_update(
+        index_elements=["delivery_id"],
+        set_={"units": excluded.units, "bytes": excluded.bytes},
+        where=excluded.units > _LEDGER.c.units,
+    )
+    return BulkInsert(grow, [*(f.name for f in dataclass_fields(Delivery)), "recorded_at"])
+
+
+_UPSERTS = {
+    "postgresql": _ledger_upsert(postgresql.insert),
+    "sqlite": _ledger_upsert(sqlite.insert),
+}
+
+
 def insert_deliveries(conn: Connection, deliveries: list[Delivery]) -> None:
     """Insert deliveries within the caller's transaction (so a delivery can be recorded
     atomically with the change that completes it). An id already recorded is left as it is,
     unless this record of it is larger: a window record that grew since it was written."""
     if not deliveries:
         return
-    insert = (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(_LEDGER)
     recorded_at = datetime.now(UTC)
     rows = [{**d.fields(), "recorded_at": recorded_at} for d in deliveries]
-    excluded = insert.excluded
-    grow = insert.on_conflict_do_update(
-        index_elements=["delivery_id"],
-        set_={"units": excluded.units, "bytes": excluded.bytes},
-        where=excluded.units > _LEDGER.c.units,
-    )
-    conn.execute(grow, rows)
+    _UPSERTS["postgresql" if conn.dialect.name == "postgresql" else "sqlite"](conn, rows)
 
 
 def write_deliveries(engine: Engine, deliveries: list[Delivery]) -> None:

@@ -33,7 +33,7 @@ class UsageLedger:
         self,
         metadata_db_url: str,
         journal_dir: Path | str,
-        batch_size: int = 500,
+        batch_size: int = 64,
         flush_interval: float = 0.25,
         retry_delay: float = 0.05,
         max_pending: int = 200_000,
@@ -41,6 +41,9 @@ class UsageLedger:
     ) -> None:
         self.metadata_db_url = metadata_db_url
         self.journal = UsageJournal(Path(journal_dir), self._on_durable)
+        # Small transactions: this thread holds the interpreter while it writes one, and the
+        # API's event loop waits meanwhile. 500 rows every 250 ms at 1,000 requests/s put
+        # 5-9 ms stalls into the p99 latency; 64 rows take about 1 ms.
         self.batch_size = batch_size
         self.flush_interval = flush_interval
         self.retry_delay = retry_delay
@@ -141,10 +144,10 @@ class UsageLedger:
         if self._behind_seq and not self._catch_up():
             self._keep(batch)
             return False
-        for i in range(0, len(batch), self.batch_size):
-            if not self._write(batch[i : i + self.batch_size]):
-                self._keep(batch[i:])
-                return False
+        written = self._write_all(batch)
+        if written < len(batch):
+            self._keep(batch[written:])
+            return False
         self.journal.release(upto)
         return True
 
@@ -173,6 +176,15 @@ class UsageLedger:
             segment.drop()
         self._behind_seq = 0
         return True
+
+    def _write_all(self, deliveries: list[Delivery]) -> int:
+        """Write `deliveries` a batch at a time; how many were written before a failure."""
+        for i in range(0, len(deliveries), self.batch_size):
+            if i:
+                time.sleep(0)  # the event loop's turn between batches (see `batch_size`)
+            if not self._write(deliveries[i : i + self.batch_size]):
+                return i
+        return len(deliveries)
 
     def _write(self, batch: list[Delivery]) -> bool:
         for attempt in range(3):
@@ -213,10 +225,9 @@ class UsageLedger:
                 deliveries.append(Delivery.from_json(line.decode()))
             except (ValueError, TypeError, KeyError) as exc:
                 log.error("usage journal %s: unreadable line skipped (%s)", path.name, exc)
-        for i in range(0, len(deliveries), self.batch_size):
-            if not self._write(deliveries[i : i + self.batch_size]):
-                log.warning("usage journal %s kept for a later replay", path.name)
-                return None
+        if self._write_all(deliveries) < len(deliveries):
+            log.warning("usage journal %s kept for a later replay", path.name)
+            return None
         if deliveries:
             log.warning("usage ledger: replayed %d deliveries from %s", len(deliveries), path.name)
         return len(deliveries)

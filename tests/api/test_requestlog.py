@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from apiworld import auth, risk_row
 from sqlalchemy import select
 
@@ -60,3 +61,30 @@ def test_flush_writes_nothing_twice(client, world):
     assert log.flush() == 1
     assert log.flush() == 0
     assert len(logged(client.app)) == 1
+
+
+def test_a_flush_writes_in_batches_and_a_failed_one_keeps_its_rows(client, world, monkeypatch):
+    from api import requestlog
+
+    log: RequestLog = client.app.state.request_log
+    for i in range(requestlog.BATCH_ROWS * 2 + 5):
+        log.record("t", "transaction-risk", "/v1/live/{product_id}", 200, float(i), None)
+    batches = []
+    real = requestlog._INSERT
+
+    def fail_the_second(conn, rows):
+        batches.append(len(rows))
+        if len(batches) == 2:
+            raise OSError("database is locked")
+        real(conn, rows)
+
+    monkeypatch.setattr(requestlog, "_INSERT", fail_the_second)
+    with pytest.raises(OSError):
+        log.flush()
+    assert batches == [requestlog.BATCH_ROWS] * 2
+    assert len(logged(client.app)) == requestlog.BATCH_ROWS  # the failed batch is not lost
+    monkeypatch.setattr(requestlog, "_INSERT", real)
+    assert log.flush() == requestlog.BATCH_ROWS + 5
+    rows = logged(client.app)
+    assert sorted(r.latency_ms for r in rows) == [float(i) for i in range(len(rows))]
+    assert len(rows) == requestlog.BATCH_ROWS * 2 + 5

@@ -1,0 +1,96 @@
+"""`BulkInsert` on SQLite stores exactly what SQLAlchemy's own insert stores."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+from sqlalchemy import BigInteger, Boolean, Column, Float, MetaData, String, Table, insert
+from sqlalchemy.dialects import sqlite
+
+from tollgate.db.bulk import BulkInsert
+from tollgate.db.engine import make_engine
+from tollgate.db.models import UTCDateTime
+
+metadata = MetaData()
+
+
+def _table(name: str) -> Table:
+    return Table(
+        name,
+        metadata,
+        Column("id", String(32), primary_key=True),
+        Column("units", BigInteger),
+        Column("at", UTCDateTime()),
+        Column("maybe_at", UTCDateTime(), nullable=True),
+        Column("ratio", Float, nullable=True),
+        Column("ok", Boolean, nullable=True),
+    )
+
+
+THROUGH_SQLALCHEMY, THROUGH_BULK = _table("through_sqlalchemy"), _table("through_bulk")
+COLUMNS = ["id", "units", "at", "maybe_at", "ratio", "ok"]
+ROWS = [
+    # Whole seconds (no fraction), microseconds, another zone, None and every scalar type.
+    {"id": "a", "units": 1, "at": datetime(2026, 11, 30, 12, 0, tzinfo=UTC),
+     "maybe_at": None, "ratio": None, "ok": None},
+    {"id": "b", "units": 2**40, "at": datetime(2026, 11, 30, 12, 0, 1, 5, tzinfo=UTC),
+     "maybe_at": datetime(1999, 1, 2, 3, 4, 5, 999_999, tzinfo=UTC), "ratio": 0.1, "ok": True},
+    {"id": "c", "units": -3, "at": datetime(2026, 1, 1, tzinfo=timezone(timedelta(hours=2))),
+     "maybe_at": datetime(2026, 1, 1, 0, 0, 0, 1, tzinfo=UTC), "ratio": -2.5, "ok": False},
+]  # fmt: skip
+
+
+@pytest.fixture
+def engine(tmp_path):
+    engine = make_engine(f"sqlite:///{tmp_path / 'bulk.db'}")
+    metadata.create_all(engine)
+    yield engine
+    engine.dispose()
+
+
+def _stored(engine, table: Table) -> list[tuple]:
+    """The rows as SQLite holds them (text, integers, reals), not as SQLAlchemy reads them."""
+    with engine.connect() as conn:
+        return conn.exec_driver_sql(f"SELECT * FROM {table.name} ORDER BY id").fetchall()
+
+
+def test_stores_exactly_what_sqlalchemy_stores(engine):
+    with engine.begin() as conn:
+        conn.execute(insert(THROUGH_SQLALCHEMY), ROWS)
+        BulkInsert(insert(THROUGH_BULK), COLUMNS)(conn, ROWS)
+    assert _stored(engine, THROUGH_BULK) == _stored(engine, THROUGH_SQLALCHEMY)
+    assert len(_stored(engine, THROUGH_BULK)) == 3
+    with engine.connect() as conn:  # and reads back as the values written
+        read = conn.execute(THROUGH_BULK.select().order_by(THROUGH_BULK.c.id)).mappings().all()
+    assert [r["at"] for r in read][:2] == [ROWS[0]["at"], ROWS[1]["at"]]
+    assert read[1]["maybe_at"] == ROWS[1]["maybe_at"] and read[2]["ok"] is False
+
+
+def test_an_upsert_compiles_once_and_applies_its_conflict_clause(engine):
+    stmt = sqlite.insert(THROUGH_BULK)
+    grow = stmt.on_conflict_do_update(
+        index_elements=["id"],
+        set_={"units": stmt.excluded.units},
+        where=stmt.excluded.units > THROUGH_BULK.c.units,
+    )
+    bulk = BulkInsert(grow, COLUMNS)
+    with engine.begin() as conn:
+        bulk(conn, ROWS)
+        bulk(conn, [{**ROWS[0], "units": 10}, {**ROWS[1], "units": 0}])
+    units = {row[0]: row[1] for row in _stored(engine, THROUGH_BULK)}
+    assert units == {"a": 10, "b": 2**40, "c": -3}  # grown, kept, untouched
+
+
+def test_runs_inside_the_callers_transaction(engine):
+    bulk = BulkInsert(insert(THROUGH_BULK), COLUMNS)
+    with pytest.raises(RuntimeError), engine.begin() as conn:
+        bulk(conn, ROWS)
+        raise RuntimeError("the caller's change failed")
+    assert _stored(engine, THROUGH_BULK) == []
+
+
+def test_a_naive_datetime_is_refused_as_sqlalchemy_refuses_it(engine):
+    naive = {**ROWS[0], "at": datetime(2026, 11, 30, 12, 0)}
+    with pytest.raises(ValueError, match="naive"), engine.begin() as conn:
+        BulkInsert(insert(THROUGH_BULK), COLUMNS)(conn, [naive])
