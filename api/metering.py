@@ -22,7 +22,7 @@ from fastapi import Response
 from starlette.types import Receive, Scope, Send
 
 from api.errors import ApiError, error_response
-from api.ids import new_id
+from api.ids import new_ordered_id
 from tollgate.catalog import Catalog
 from tollgate.clock import utcnow
 from tollgate.contracts import LIST, Terms
@@ -55,7 +55,7 @@ class Delivery:
     terms: Terms = LIST
     # What was delivered: schema and snapshot version or watermark, freshness, quality.
     trail: Trail = NO_TRAIL
-    _fresh_id: str = field(default_factory=new_id, repr=False)
+    _fresh_id: str = field(default_factory=new_ordered_id, repr=False)
 
     @property
     def delivery_id(self) -> str:
