@@ -110,18 +110,30 @@ def test_a_durable_delivery_is_on_disk_before_the_database_has_it(settings, tmp_
     assert _ledger_ids(url) == ["req-a"]
 
 
-def test_many_waiters_share_one_disk_flush(settings, tmp_path, monkeypatch):
-    url = settings.metadata_db_url
-    upgrade(url)
-    flushes = []
+@pytest.fixture
+def flushes(monkeypatch) -> list[int]:
+    """The file descriptors of every journal fdatasync, in order; each takes at least
+    `flushes.delay` seconds (a slow disk, when a test sets it)."""
+    seen = _Flushes()
     real = os.fdatasync
 
-    def counted(fd):
-        flushes.append(fd)
-        time.sleep(0.005)  # a slow disk: requests pile up behind each flush
+    def counted(fd: int) -> None:
+        seen.append(fd)
+        time.sleep(seen.delay)
         real(fd)
 
     monkeypatch.setattr(os, "fdatasync", counted)
+    return seen
+
+
+class _Flushes(list):
+    delay = 0.0
+
+
+def test_many_waiters_share_one_disk_flush(settings, tmp_path, flushes):
+    url = settings.metadata_db_url
+    upgrade(url)
+    flushes.delay = 0.005  # a slow disk: requests pile up behind each flush
     ledger = UsageLedger(url, tmp_path / "journal")
     ledger.start()
 
@@ -137,19 +149,11 @@ def test_many_waiters_share_one_disk_flush(settings, tmp_path, monkeypatch):
     assert len(flushes) < 100  # group commit: far fewer flushes than deliveries
 
 
-def test_the_answers_of_one_event_loop_step_share_one_disk_flush(settings, tmp_path, monkeypatch):
+def test_the_answers_of_one_event_loop_step_share_one_disk_flush(settings, tmp_path, flushes):
     """On an event loop the journal is woken once the loop's step is done, not by the first
     line: every answer made in that step is in the one flush."""
     url = settings.metadata_db_url
     upgrade(url)
-    flushes = []
-    real = os.fdatasync
-
-    def counted(fd):
-        flushes.append(fd)
-        real(fd)
-
-    monkeypatch.setattr(os, "fdatasync", counted)
     ledger = UsageLedger(url, tmp_path / "journal")
     ledger.start()
 
