@@ -94,3 +94,10 @@ def test_a_naive_datetime_is_refused_as_sqlalchemy_refuses_it(engine):
     naive = {**ROWS[0], "at": datetime(2026, 11, 30, 12, 0)}
     with pytest.raises(ValueError, match="naive"), engine.begin() as conn:
         BulkInsert(insert(THROUGH_BULK), COLUMNS)(conn, [naive])
+
+
+def test_a_row_missing_a_column_is_refused_not_stored_as_null(engine):
+    partial = {k: v for k, v in ROWS[1].items() if k != "ratio"}
+    with pytest.raises(KeyError, match="ratio"), engine.begin() as conn:
+        BulkInsert(insert(THROUGH_BULK), COLUMNS)(conn, [ROWS[0], partial])
+    assert _stored(engine, THROUGH_BULK) == []

@@ -31,7 +31,7 @@ _DEFAULT_FORMAT = SQLITE_DATETIME()._storage_format
 class BulkInsert:
     def __init__(self, statement: Insert, columns: Sequence[str]) -> None:
         """`statement`: an INSERT (upserts included) of the table's `columns`, every row
-        given as a mapping of those names."""
+        given as a mapping of those names (a row without one is a KeyError, not a NULL)."""
         self.statement, self.columns = statement, list(columns)
         self._sqlite: tuple[str, list[tuple[str, _Processor]]] | None = None
 
@@ -43,8 +43,7 @@ class BulkInsert:
             return
         sql, fields = self._sqlite or self._prepare(conn)
         params = [
-            tuple(row.get(name) if p is None else p(row.get(name)) for name, p in fields)
-            for row in rows
+            tuple(row[name] if p is None else p(row[name]) for name, p in fields) for row in rows
         ]
         cursor = conn.connection.driver_connection.cursor()
         try:
