@@ -19,7 +19,8 @@ from api.portal.session import PortalError, new_csrf, read_cookie, write_cookie
 from api.portal.web import PortalRoute, render, see_other
 from api.services import Services
 from tollgate import audit
-from tollgate.admin_links import read_admin_token
+from tollgate.admin_links import read_admin_token, use_admin_link
+from tollgate.clock import utcnow
 from tollgate.db.billing_models import Invoice, InvoiceLine, TenantMargin
 
 router = APIRouter(prefix="/portal/admin", route_class=PortalRoute, include_in_schema=False)
@@ -41,14 +42,15 @@ async def enter(
     request: Request, services: ServicesDep, token: Annotated[str, Query(max_length=400)] = ""
 ) -> Response:
     try:
-        actor = read_admin_token(services.settings.secret(), token)
+        link = read_admin_token(services.settings.secret(), token)
+        await asyncio.to_thread(use_admin_link, services.metadata_engine, link, utcnow())
     except ValueError as exc:
         raise PortalError(403, "Link not valid", f"{exc}; mint a new one with "
                           "`tollgate portal admin-link`.") from None  # fmt: skip
-    await asyncio.to_thread(audit.record_now, services.settings.metadata_db_url, None, actor,
-                            "portal.admin_sign_in", "portal")  # fmt: skip
+    await asyncio.to_thread(audit.record_now, services.settings.metadata_db_url, None,
+                            link.actor, "portal.admin_sign_in", "portal")  # fmt: skip
     response = see_other("/portal/admin")
-    write_cookie(request, response, services, {"a": actor, "x": new_csrf()})
+    write_cookie(request, response, services, {"a": link.actor, "x": new_csrf()})
     return response
 
 

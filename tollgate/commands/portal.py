@@ -7,7 +7,6 @@ from urllib.parse import urlencode
 
 import typer
 
-from tollgate.admin_links import LINK_MINUTES, mint_admin_token
 from tollgate.commands import cli_actor, console, load_settings
 
 app = typer.Typer(help="The buyer portal's seller view.", no_args_is_help=True)
@@ -19,8 +18,10 @@ def admin_link(
         str, typer.Option(help="Where the API is reachable.")
     ] = "http://127.0.0.1:8000",
 ) -> None:
-    """Print a link (valid for 15 minutes) to the seller's view: revenue, margins, flags."""
+    """Print a link (valid once, for 15 minutes) to the seller's view: revenue, margins, flags."""
+    from tollgate.admin_links import LINK_MINUTES, mint_admin_token
+
     token = mint_admin_token(load_settings().secret(), cli_actor())
     query = urlencode({"token": token})
     console.print(f"{base_url.rstrip('/')}/portal/admin/enter?{query}")
-    console.print(f"valid for {LINK_MINUTES} minutes", style="dim")
+    console.print(f"signs in once, within {LINK_MINUTES} minutes", style="dim")

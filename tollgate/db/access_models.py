@@ -1,4 +1,5 @@
-"""Access tables of the API: stored answers of requests sent with an `Idempotency-Key`.
+"""Access tables of the API: stored answers of requests sent with an `Idempotency-Key`, and
+the seller sign-in links already used.
 
 A key is one tenant's: its first request's answer is kept for `expires_at` (24 h) and
 replayed to every retry of the same request; while the first is being answered the row is
@@ -34,3 +35,14 @@ class IdempotentAnswer(Base):
     expires_at: Mapped[datetime] = mapped_column()
 
     __table_args__ = (Index("ix_idempotency_keys_expires_at", "expires_at"),)
+
+
+class UsedAdminLink(Base):
+    """A seller sign-in link that has signed someone in: each link signs in once. Rows older
+    than a link's lifetime are of no more use (the link has expired anyway) and are pruned."""
+
+    __tablename__ = "admin_link_uses"
+
+    nonce: Mapped[str] = mapped_column(String(64), primary_key=True)
+    actor: Mapped[str] = mapped_column(String(200))
+    used_at: Mapped[datetime] = mapped_column(index=True)

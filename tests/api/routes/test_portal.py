@@ -293,6 +293,10 @@ def test_seller_view_shows_revenue_margins_and_flags(client, world, api_settings
     form = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
     client.post("/portal/logout", data={"csrf_token": form})
     assert client.get("/portal/admin").status_code == 404
+    # The link signs in once: found later in a browser's history or a proxy's log, it is dead.
+    again = client.get(link, follow_redirects=False)
+    assert again.status_code == 403 and "already been used" in again.text
+    assert client.get("/portal/admin").status_code == 404
 
 
 def test_usage_page_shows_the_month_against_the_tiers_quota_and_spend_cap(app, client, world):
