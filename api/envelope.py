@@ -93,3 +93,43 @@ RECORD_EXAMPLE = {
     },
 }
 PAGE_EXAMPLE = {**RECORD_EXAMPLE, "data": [RECORD_EXAMPLE["data"]], "next_cursor": None}
+
+
+def _header(description: str, required: bool = True) -> dict:
+    return {"description": description, "required": required, "schema": {"type": "string"}}
+
+
+# The headers of a product answer (REST, live and batch), documented on each route's 200.
+ANSWER_HEADERS = {
+    "X-Request-ID": _header("This request's id, as the request log and support know it"),
+    "X-Delivery-ID": _header("This answer's id in the tenant's usage and invoices"),
+    "X-API-Version": _header("The API's version"),
+    "X-Data-Schema-Version": _header("The product schema version the data is shaped to"),
+    "X-Data-Freshness": _header(
+        "Whole seconds since the product's watermark, or `unknown` before the first data"
+    ),
+    "X-Data-Status": _header(
+        "`healthy`, `stale`, `degraded` or `halted`: the product's status against its SLA"
+    ),
+    "X-Data-Quality": _header(
+        "The quality gate's verdict on the data: `healthy`, `degraded` or `halted`"
+    ),
+    "X-Cache": _header("`hit` when the answer came from the tier's cache, else `miss`"),
+    "X-Data-Delay": _header("Seconds the tier's view lags real time (a trial's delay), or 0"),
+    "X-Data-Sample": _header("The fraction of rows the tier's view holds (1 = all)"),
+    "RateLimit-Limit": _header("Requests the tier allows per hour"),
+    "RateLimit-Remaining": _header("Requests left in the current window"),
+    "RateLimit-Reset": _header("Seconds until the window frees a request"),
+    "Deprecation": _header(
+        "RFC 9745: the schema version asked for has a successor since this moment (`@epoch`)",
+        required=False,
+    ),
+    "Sunset": _header(
+        "RFC 8594: the HTTP-date after which the schema version asked for is retired",
+        required=False,
+    ),
+    "Link": _header(
+        'With Deprecation: `</v1/products/{id}>; rel="deprecation"`, the product\'s versions',
+        required=False,
+    ),
+}

@@ -23,7 +23,7 @@ from api.deps import (
     schema_version,
     view_of,
 )
-from api.envelope import PAGE_EXAMPLE, PageResponse
+from api.envelope import ANSWER_HEADERS, PAGE_EXAMPLE, PageResponse
 from api.errors import ApiError, error_responses
 from api.livedata import to_json_row
 from tollgate.clock import utcnow
@@ -156,7 +156,7 @@ def _csv(value: str | None) -> list[str]:
 @router.get(
     "/{product_id}",
     response_model=PageResponse,
-    responses=_ERRORS,
+    responses={**_ERRORS, 200: {"headers": ANSWER_HEADERS}},
     openapi_extra=_EXAMPLE,
     summary="Query the current snapshot (query string)",
 )
@@ -207,7 +207,7 @@ def query_batch_get(
 @router.post(
     "/{product_id}",
     response_model=PageResponse,
-    responses=_ERRORS,
+    responses={**_ERRORS, 200: {"headers": ANSWER_HEADERS}},
     openapi_extra=_EXAMPLE,
     summary="Query the current snapshot (JSON body, at most 1 KB)",
 )

@@ -20,7 +20,13 @@ from api.deps import (
     schema_version,
     view_of,
 )
-from api.envelope import PAGE_EXAMPLE, RECORD_EXAMPLE, PageResponse, RecordResponse
+from api.envelope import (
+    ANSWER_HEADERS,
+    PAGE_EXAMPLE,
+    RECORD_EXAMPLE,
+    PageResponse,
+    RecordResponse,
+)
 from api.errors import ApiError, error_responses
 from api.livedata import to_json_row
 from api.lookup import KEY_MAX_LENGTH, answer
@@ -40,7 +46,7 @@ def _aware(value: datetime | None, name: str) -> datetime | None:
 @router.get(
     "/{product_id}",
     response_model=PageResponse,
-    responses=_ERRORS,
+    responses={**_ERRORS, 200: {"headers": ANSWER_HEADERS}},
     summary="Recent records, newest first, with cursor pagination",
     openapi_extra={
         "responses": {"200": {"content": {"application/json": {"example": PAGE_EXAMPLE}}}}
@@ -97,7 +103,7 @@ def recent_records(
 @router.get(
     "/{product_id}/{key}",
     response_model=RecordResponse,
-    responses=_ERRORS,
+    responses={**_ERRORS, 200: {"headers": ANSWER_HEADERS}},
     summary="One record by its key",
     openapi_extra={
         "responses": {"200": {"content": {"application/json": {"example": RECORD_EXAMPLE}}}}

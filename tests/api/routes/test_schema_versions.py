@@ -300,3 +300,26 @@ def test_a_snapshot_published_in_an_older_version_is_read_under_its_own_names(cl
     sign_in(client, api_key=key)
     page = client.get(f"/portal/catalog/{BEHAVIOR}")
     assert page.status_code == 200 and '<th scope="col">spend</th>' in page.text
+
+
+def _documented(client, path: str) -> set[str]:
+    spec = client.get("/openapi.json").json()
+    headers = spec["paths"][path]["get"]["responses"]["200"].get("headers", {})
+    return {name.lower() for name in headers}
+
+
+def test_openapi_documents_every_header_a_product_answer_sends(client, world, risk):
+    """Deprecation, Sunset and Link included: what a client may rely on is in the schema."""
+    world.snapshot(BEHAVIOR, [behavior_row(i) for i in range(3)])
+    _, key = world.tenant("standard")
+    plain = {"content-length", "content-type"}
+    for path, url, version in [
+        ("/v1/live/{product_id}/{key}", f"/v1/live/{RISK}/tx-00003", "1.2"),
+        ("/v1/live/{product_id}", f"/v1/live/{RISK}?limit=2", "1.2"),
+        ("/v1/batch/{product_id}", f"/v1/batch/{BEHAVIOR}?limit=2", "0.9"),
+    ]:
+        r = client.get(url, headers=_asking(key, version))
+        assert r.status_code == 200, r.text
+        _deprecated(r.headers)
+        sent = {name.lower() for name in r.headers} - plain
+        assert sent - _documented(client, path) == set(), path
