@@ -28,6 +28,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import OperationalError
 
 from tollgate.catalog import Catalog, Product
+from tollgate.db.bulk import BulkInsert
 from tollgate.db.models import UTCDateTime
 
 WATERMARKS_TABLE = "live_watermarks"
@@ -84,6 +85,18 @@ def upsert(conn: Connection, table: Table, rows: Sequence[dict]) -> None:
     """Insert rows, replacing any with the same primary key: replaying a batch changes nothing."""
     if not rows:
         return
+    columns = tuple(rows[0])
+    # Compiled once per (dialect, columns) and kept with the table: the stream lane upserts
+    # every batch, and SQLAlchemy's per-value processing was most of a batch's cost.
+    upserts = table.info.setdefault("upserts", {})
+    write = upserts.get((conn.dialect.name, columns))
+    if write is None:
+        statement = _upsert_statement(conn, table, columns)
+        write = upserts[(conn.dialect.name, columns)] = BulkInsert(statement, columns)
+    write(conn, list(rows))
+
+
+def _upsert_statement(conn: Connection, table: Table, columns: Sequence[str]):
     dialect = conn.dialect.name
     if dialect == "postgresql":
         stmt = postgresql.insert(table)
@@ -92,8 +105,8 @@ def upsert(conn: Connection, table: Table, rows: Sequence[dict]) -> None:
     else:
         raise NotImplementedError(f"live store on {dialect} is not supported")
     keys = [c.name for c in table.primary_key.columns]
-    updates = {c: stmt.excluded[c] for c in rows[0] if c not in keys}
-    conn.execute(stmt.on_conflict_do_update(index_elements=keys, set_=updates), list(rows))
+    updates = {c: stmt.excluded[c] for c in columns if c not in keys}
+    return stmt.on_conflict_do_update(index_elements=keys, set_=updates)
 
 
 def _product_table(metadata: MetaData, product: Product) -> Table:

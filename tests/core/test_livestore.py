@@ -34,11 +34,15 @@ def _exercise(url: str, settings) -> None:
         upsert(conn, table, rows)
         upsert(conn, table, rows)  # a replayed batch
         upsert(conn, table, [_risk_row("t1", 0.7, at)])
+        # Rows of other columns (a statement of their own): only those columns change.
+        upsert(conn, table, [{"transaction_id": "t2", "risk_level": "critical"}])
     with engine.connect() as conn:
         assert conn.scalar(select(func.count()).select_from(table)) == 2
         score = conn.scalar(select(table.c.fraud_score).where(table.c.transaction_id == "t1"))
         event_at = conn.scalar(select(table.c.event_at).where(table.c.transaction_id == "t1"))
+        t2 = conn.execute(select(table).where(table.c.transaction_id == "t2")).mappings().one()
     assert score == pytest.approx(0.7)
+    assert t2["risk_level"] == "critical" and t2["fraud_score"] == pytest.approx(0.9)
     assert event_at == at and event_at.tzinfo is not None
     engine.dispose()
 
