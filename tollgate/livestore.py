@@ -7,6 +7,7 @@ API that reads them cannot disagree. SQLite (WAL) by default, PostgreSQL in prod
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 
 from sqlalchemy import (
@@ -63,7 +64,8 @@ class LiveStore:
 
     def create_all(self, engine: Engine) -> None:
         """Create the missing tables; safe when several processes start together."""
-        for attempt in range(3):
+        attempts = 10
+        for attempt in range(attempts):
             try:
                 with engine.begin() as conn:
                     if conn.dialect.name == "postgresql":
@@ -74,8 +76,11 @@ class LiveStore:
                 return
             except OperationalError:
                 # SQLite: another process created a table between our check and our CREATE.
-                if engine.dialect.name != "sqlite" or attempt == 2:
+                # Each CREATE commits on its own there, so a racing creator can get ahead
+                # once per table: try again, checking afresh, until none is missing.
+                if engine.dialect.name != "sqlite" or attempt == attempts - 1:
                     raise
+                time.sleep(0.05 * (attempt + 1))
 
     def table(self, product_id: str) -> Table:
         return self.tables[product_id]
