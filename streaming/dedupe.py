@@ -21,7 +21,7 @@ _hash = xxhash.xxh3_64_intdigest
 
 
 def id_hashes(event_ids: list[str]) -> list[int]:
-    return [_hash(i.encode()) for i in event_ids]
+    return list(map(_hash, map(str.encode, event_ids)))
 
 
 @dataclass(slots=True)

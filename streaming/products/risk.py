@@ -145,8 +145,7 @@ def note_browsing(profile: RiskProfile, device_id: str, session_id: str, at: flo
     devices = profile.devices
     known = devices.get(device_id)
     if known is not None and known[1] and known[0] <= at:
-        if next(reversed(devices)) != device_id:
-            devices[device_id] = devices.pop(device_id)
+        devices[device_id] = devices.pop(device_id)  # now the most recent (cheaper than asking)
         return
     note_device(profile, device_id, at)
 
@@ -156,9 +155,8 @@ def note_device(profile: RiskProfile, device_id: str, at: float, browsed: bool =
     devices = profile.devices
     known = devices.get(device_id)
     if known is not None and known[0] <= at and (known[1] or not browsed):
-        # Nothing new to learn; it only has to be the most recent entry, as it usually is.
-        if next(reversed(devices)) != device_id:
-            devices[device_id] = devices.pop(device_id)
+        # Nothing new to learn; it only has to become the most recent entry.
+        devices[device_id] = devices.pop(device_id)
         return
     first_seen, had_browsed = profile.devices.pop(device_id, (at, False))
     profile.devices[device_id] = (min(first_seen, at), had_browsed or browsed)
