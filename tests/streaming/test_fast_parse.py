@@ -99,6 +99,21 @@ _TIMES = (
 )
 
 
+@pytest.mark.parametrize("at", ["2026-11-20T12:00:00.1234567Z", "2026-11-2\\u0030T12:00:00Z"])
+def test_an_unusual_line_among_plain_ones_is_still_looked_at_closely(at):
+    # The batch is searched for escapes and long fractions as a whole first: one such line
+    # among many plain ones must still take the careful path, and the plain ones not.
+    plain = list(SyntheticSource(GeneratorConfig(seed=13)).raw(T0, count=200))
+    unusual = _edit(view(at=T0), event_time=at).replace(b"\\\\", b"\\")
+    assert (b"\\" in unusual) or (b".1234567" in unusual)
+    raws = [*plain[:100], unusual, *plain[100:]]
+    accepted, _ = _assert_agrees(raws)
+    assert accepted == len(raws)
+    got = parse_batch(raws, NOW)
+    assert not isinstance(got[100][1], msgspec.Struct)  # the contract's own parser read it
+    assert all(isinstance(e, msgspec.Struct) for i, (_, e, _) in enumerate(got) if i != 100)
+
+
 @pytest.mark.parametrize("at", _TIMES)
 def test_agrees_on_event_time_forms(at):
     _assert_agrees([_edit(view(at=T0), event_time=at), _edit(payment(at=T0), event_time=at)])

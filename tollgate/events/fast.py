@@ -144,11 +144,19 @@ def parse_batch(
     """
     latest = now + MAX_CLOCK_SKEW if now is not None else None
     decode, long_fraction = _DECODER.decode, _LONG_FRACTION.search
+    raws = raws if isinstance(raws, list) else list(raws)
+    # Escapes and long fractions are looked for once in the whole batch, where they are
+    # usually absent, and only then line by line.
+    try:
+        whole = b"\n".join(raws)
+        plain = whole.find(b"\\") == -1 and long_fraction(whole) is None
+    except TypeError:  # not all bytes
+        plain = False
     out: list = []
     for raw in raws:
         # `find`, not `in`: `bytes in bytes` first tries its argument as an int and raises
         # (and discards) a TypeError each time.
-        if type(raw) is not bytes or raw.find(b"\\") != -1 or long_fraction(raw):
+        if type(raw) is not bytes or (not plain and (raw.find(b"\\") != -1 or long_fraction(raw))):
             out.append(_slow(raw, now))
             continue
         try:
