@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from collections import deque
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from tollgate.events import CardTransaction
 
@@ -29,6 +30,9 @@ SPIKE_RATIO = (8.0, 20.0)
 # Lower bounds of each risk level; "high" and "critical" count as flagged.
 LEVELS = ((0.85, "critical"), (0.6, "high"), (0.3, "medium"), (0.0, "low"))
 FLAGGED_LEVELS = frozenset({"high", "critical"})
+_W_SPIKE, _W_VELOCITY = WEIGHTS["amount_spike"], WEIGHTS["velocity"]
+_W_GEO, _W_NEW_DEVICE = WEIGHTS["geo_mismatch"], WEIGHTS["new_device"]
+_SPIKE_LOG = (math.log(SPIKE_RATIO[0]), math.log(SPIKE_RATIO[1]))
 
 
 @dataclass(slots=True)
@@ -56,8 +60,7 @@ def profile_from_state(state: tuple) -> RiskProfile:
     return RiskProfile(count, mean, m2, deque(recent_at), devices, sessions)
 
 
-@dataclass(frozen=True, slots=True)
-class RiskScore:
+class RiskScore(NamedTuple):
     fraud_score: float
     risk_level: str
     risk_reasons: tuple[str, ...]
@@ -71,33 +74,40 @@ def score_transaction(profile: RiskProfile, tx: CardTransaction) -> RiskScore:
     """Score `tx` against `profile`, then add it to the profile."""
     p, at = tx.payload, tx.event_time.timestamp()
     log_amount = math.log1p(p.amount_cents)
-    signals: dict[str, float] = {}
+    # Each signal s in [0, 1] leaves 1 - weight * s of `keep` (a signal at 0 leaves it
+    # as it is); one at 0.5 or more is a reason, listed in name order.
+    keep, reasons = 1.0, []
     if profile.count >= 1:
         # Far above their habit, in spreads (once there is a spread) or as a plain ratio.
         above = log_amount - profile.mean_log_amount
-        spike = _ramp(above, math.log(SPIKE_RATIO[0]), math.log(SPIKE_RATIO[1]))
+        spike = _ramp(above, _SPIKE_LOG[0], _SPIKE_LOG[1])
         if profile.count >= 3:
             # A floor on the spread stops a customer with identical amounts flagging cents.
             spike = max(spike, _ramp(above / max(profile.std_log_amount(), 0.25), 3.0, 6.0))
-        signals["amount_spike"] = spike
-    while profile.recent_at and profile.recent_at[0] < at - VELOCITY_WINDOW_S:
-        profile.recent_at.popleft()
-    signals["velocity"] = _ramp(len(profile.recent_at), 2, 4)
-    signals["geo_mismatch"] = 1.0 if p.card_region != p.ip_region else 0.0
+        keep *= 1.0 - _W_SPIKE * spike
+        if spike >= 0.5:
+            reasons.append("amount_spike")
+    recent_at = profile.recent_at
+    while recent_at and recent_at[0] < at - VELOCITY_WINDOW_S:
+        recent_at.popleft()
+    velocity = _ramp(len(recent_at), 2, 4)
+    keep *= 1.0 - _W_VELOCITY * velocity
+    if p.card_region != p.ip_region:
+        keep *= 1.0 - _W_GEO
+        reasons.append("geo_mismatch")
     if profile.count >= 2:
         # A new phone is normal when the customer shopped with it first: suspicious is a
         # device that has only ever paid, in a session where nobody browsed.
         first_seen, browsed = profile.devices.get(tx.device_id, (at, False))
         fresh = not browsed and at - first_seen < NEW_DEVICE_S
-        signals["new_device"] = 1.0 if fresh and tx.session_id not in profile.sessions else 0.0
-    keep = 1.0
-    for name, s in signals.items():
-        keep *= 1.0 - WEIGHTS[name] * s
+        if fresh and tx.session_id not in profile.sessions:
+            keep *= 1.0 - _W_NEW_DEVICE
+            reasons.append("new_device")
+    if velocity >= 0.5:
+        reasons.append("velocity")
     score = round(min(1.0, max(0.0, 1.0 - keep)), 4)
-    reasons = tuple(sorted(n for n, s in signals.items() if s >= 0.5))
     _learn(profile, tx, log_amount, at)
-    level = next(name for bound, name in LEVELS if score >= bound)
-    return RiskScore(score, level, reasons)
+    return RiskScore(score, _level(score), tuple(reasons))
 
 
 def risk_row(tx: CardTransaction, score: RiskScore) -> dict:
@@ -162,6 +172,13 @@ def note_device(profile: RiskProfile, device_id: str, at: float, browsed: bool =
     profile.devices[device_id] = (min(first_seen, at), had_browsed or browsed)
     if len(profile.devices) > KNOWN_DEVICES_KEPT:
         profile.devices.pop(next(iter(profile.devices)))
+
+
+def _level(score: float) -> str:
+    for bound, name in LEVELS:
+        if score >= bound:
+            return name
+    raise ValueError(score)  # scores are in [0, 1]
 
 
 def _ramp(x: float, lo: float, hi: float) -> float:
