@@ -177,6 +177,9 @@ def client_gone(receive: Receive) -> bool:
         return False
 
 
+_JSON_TYPE = (b"content-type", b"application/json")
+
+
 class MeteredResponse(Response):
     """A JSON answer that leaves only once its delivery is durable in the ledger, and is
     voided instead of sent when the client has gone."""
@@ -184,7 +187,17 @@ class MeteredResponse(Response):
     media_type = "application/json"
 
     def __init__(self, content: bytes, receipt, headers: dict[str, str]) -> None:
-        super().__init__(content, headers=headers)
+        # The head as `Response.__init__` makes it (the given headers, then length and type),
+        # without its checks: a delivery's headers never set the length or the type.
+        self.status_code, self.body, self.background = 200, content, None
+        self.raw_headers = [
+            *(
+                (name.lower().encode("latin-1"), value.encode("latin-1"))
+                for name, value in headers.items()
+            ),
+            (b"content-length", str(len(content)).encode("latin-1")),
+            _JSON_TYPE,
+        ]
         self.receipt = receipt
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

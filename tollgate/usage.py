@@ -142,10 +142,15 @@ class Delivery:
         )
 
     def to_json(self) -> str:
-        fields = {**self.fields(), "occurred_at": self.occurred_at.isoformat()}
+        return self.journal_line()[:-1].decode()
+
+    def journal_line(self) -> bytes:
+        """The delivery as one line of the usage journal: `to_json()`, UTF-8, newline-ended."""
+        fields = dict(vars(self))
+        fields["occurred_at"] = self.occurred_at.isoformat()
         if self.watermark_at is not None:
             fields["watermark_at"] = self.watermark_at.isoformat()
-        return _JSON.encode(fields).decode()
+        return _JSON.encode(fields) + b"\n"
 
     @classmethod
     def from_json(cls, line: str) -> Delivery:
