@@ -32,6 +32,18 @@ BODY_LIMIT_BYTES = 1024
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 
+_RAW_NAMES: dict[str, bytes] = {}
+
+
+def raw_header_name(name: str) -> bytes:
+    """A header name as ASGI sends it, encoded once per name: for names the code sets (the
+    rate-limit and answer headers), never for names a client sent."""
+    raw = _RAW_NAMES.get(name)
+    if raw is None:
+        raw = _RAW_NAMES[name] = name.lower().encode("latin-1")
+    return raw
+
+
 class EdgeMiddleware:
     def __init__(
         self, app: ASGIApp, metrics: ApiMetrics, log: RequestLog, lane: LookupLane | None = None
@@ -94,7 +106,7 @@ class EdgeMiddleware:
             if message["type"] == "http.response.start":
                 added = [(b"x-request-id", request_id.encode("latin-1"))]
                 for name, value in state.get("rate_headers", {}).items():
-                    added.append((name.lower().encode("latin-1"), value.encode("latin-1")))
+                    added.append((raw_header_name(name), value.encode("latin-1")))
                 # Set, not added: a header of the same name the response carries goes.
                 names = {name for name, _ in added}
                 kept = [h for h in message.get("headers", ()) if h[0].lower() not in names]

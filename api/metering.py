@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from fastapi import Response
 from starlette.types import Receive, Scope, Send
 
+from api.edge import raw_header_name
 from api.errors import ApiError, error_response
 from api.ids import new_ordered_id
 from tollgate.catalog import Catalog
@@ -191,10 +192,7 @@ class MeteredResponse(Response):
         # without its checks: a delivery's headers never set the length or the type.
         self.status_code, self.body, self.background = 200, content, None
         self.raw_headers = [
-            *(
-                (name.lower().encode("latin-1"), value.encode("latin-1"))
-                for name, value in headers.items()
-            ),
+            *((raw_header_name(name), value.encode("latin-1")) for name, value in headers.items()),
             (b"content-length", str(len(content)).encode("latin-1")),
             _JSON_TYPE,
         ]
