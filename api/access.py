@@ -72,7 +72,8 @@ async def admit(request: Request, services: Services, token: str | None) -> Prin
 
 
 def client_address(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
+    client = request.scope.get("client")  # `request.client` would build an Address each time
+    return client[0] if client else "unknown"
 
 
 async def refuse_repeated_failures(services: Services, address: str) -> None:

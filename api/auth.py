@@ -75,6 +75,8 @@ class CredentialStore:
     def __init__(self, engine: Engine, settings: Settings, ttl_seconds: float = 1.0):
         self.engine, self.settings, self.ttl_seconds = engine, settings, ttl_seconds
         self._rows: dict[tuple[str, str], tuple[float, Any]] = {}
+        # Each key's principal, with the row it was made from: made again when the row is.
+        self._principals: dict[str, tuple[Any, Principal]] = {}
 
     def _row(self, kind: str, ident: str) -> Any:
         hit = self._rows.get((kind, ident))
@@ -123,7 +125,12 @@ class CredentialStore:
             raise _unauthorized("key_revoked", "the API key has been revoked")
         if row.expires_at is not None and row.expires_at <= utcnow():
             raise _unauthorized("key_expired", "the API key has expired")
-        return _principal(row, key_id=key_id)
+        made = self._principals.get(key_id)
+        if made is not None and made[0] is row:
+            return made[1]
+        principal = _principal(row, key_id=key_id)
+        self._principals[key_id] = (row, principal)
+        return principal
 
     def _from_jwt(self, token: str) -> Principal:
         s = self.settings

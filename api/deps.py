@@ -143,13 +143,13 @@ BatchProductDep = Annotated[Product, Depends(_lane_product("batch", "query"))]
 def schema_version(product: Product, requested: str | None) -> VersionShape:
     """The shape of the schema version asked for (default: the current one): 400 for a
     version the product never had, 410 naming the current one for a retired version."""
-    shapes = product.shapes()
-    current = shapes[product.schema_version.version]
+    current = product.shape()
     if requested is None:
         return current
-    shape = shapes.get(requested)
+    shape = product.shape(requested)
     now = utcnow()
     if shape is None:
+        shapes = product.shapes()
         raise ApiError(
             400,
             "unknown_schema_version",

@@ -20,8 +20,11 @@ from tollgate.status import live_watermark
 Position = tuple[datetime, str]  # (processed_at, key): a total order over a product's rows
 
 
+_DATES = (datetime, date)
+
+
 def to_json_row(row: dict[str, Any]) -> dict[str, Any]:
-    return {k: v.isoformat() if isinstance(v, datetime | date) else v for k, v in row.items()}
+    return {k: v.isoformat() if isinstance(v, _DATES) else v for k, v in row.items()}
 
 
 def order_column(product: Product) -> str:

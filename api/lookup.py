@@ -9,8 +9,8 @@ request only when it reads every parameter as the route's declaration would (no
 Idempotency-Key, no query parameter but one `region`, lengths within the documented
 limits) and the router would pick the route; anything else goes on to the route, which
 validates it and answers with the same `admit`, `lane_product` and `answer`. The route
-stays the documented one; the lane sits inside the edge and request-log middleware, so
-request ids, rate-limit headers, metrics and the request log are the same either way.
+stays the documented one; the edge (`api.edge`) hands the lane its requests, so request
+ids, rate-limit headers, metrics and the request log are the same either way.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from urllib.parse import parse_qsl
 from fastapi import APIRouter, Response
 from starlette.requests import Request
 from starlette.routing import BaseRoute
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import Receive, Scope, Send
 
 from api.access import admit, bearer_token
 from api.auth import Principal
@@ -78,13 +78,13 @@ async def answer(
 
 
 class LookupLane:
-    """ASGI middleware serving the metered lookup's common requests (see the module doc)."""
+    """The metered lookup's common requests, served from ASGI (see the module doc)."""
 
-    def __init__(self, app: ASGIApp, services: Services, routers: Sequence[APIRouter]) -> None:
+    def __init__(self, services: Services, routers: Sequence[APIRouter]) -> None:
         """`routers`: the app's routers in the order it includes them, up to the one that
         holds the lookup route (the routes before it may take a path of the same shape)."""
-        self.app, self.services = app, services
-        self._before: list[BaseRoute] = []
+        self.services = services
+        before: list[BaseRoute] = []
         for route in (r for router in routers for r in router.routes):
             if getattr(route, "path", None) == ROUTE and "GET" in getattr(route, "methods", ()):
                 self._route = route
@@ -92,27 +92,27 @@ class LookupLane:
             if getattr(route, "path", "").startswith("/v1/live/") and "GET" in getattr(
                 route, "methods", ()
             ):
-                self._before.append(route)
+                before.append(route)
         else:
             raise LookupError(f"no GET {ROUTE} route among the routers given")
+        self._before = tuple(r.path_regex for r in before)
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["method"] == "GET":
-            match = _PATH.match(scope["path"])
-            if match is not None:
-                asked = self._taken(scope, *match.groups())
-                if asked is not None:
-                    await self._serve(scope, receive, send, *asked)
-                    return
-        await self.app(scope, receive, send)
-
-    def _taken(self, scope: Scope, product_id: str, key: str) -> tuple | None:
-        """(product_id, key, region, schema, token) when the lane serves this request."""
+    def taken(self, scope: Scope) -> tuple | None:
+        """What `serve` takes after `scope`, `receive` and `send` when the lane serves this
+        request (product_id, key, region, schema, token); None leaves it to the app."""
+        if scope["method"] != "GET":
+            return None
+        match = _PATH.match(scope["path"])
+        if match is None:
+            return None
+        product_id, key = match.groups()
         if len(product_id) > PRODUCT_ID_MAX_LENGTH or len(key) > KEY_MAX_LENGTH:
             return None
-        path = scope["path"]
-        if scope.get("root_path") or any(r.path_regex.match(path) for r in self._before):
-            return None  # another route's request (a push stream's `/stream`)
+        if scope.get("root_path"):
+            return None
+        for earlier in self._before:
+            if earlier.match(scope["path"]):
+                return None  # another route's request (a push stream's `/stream`)
         region = None
         if scope["query_string"]:
             params = parse_qsl(scope["query_string"].decode("latin-1"), keep_blank_values=True)
@@ -133,7 +133,7 @@ class LookupLane:
                 return None  # validated and stored by the route
         return product_id, key, region, schema, bearer_token(authorization)
 
-    async def _serve(
+    async def serve(
         self,
         scope: Scope,
         receive: Receive,

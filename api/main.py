@@ -19,7 +19,7 @@ from api.exportworker import ExportWorker
 from api.idempotency import purge_expired_keys
 from api.lookup import LookupLane
 from api.portal import install as install_portal
-from api.requestlog import RequestLog, RequestLogMiddleware
+from api.requestlog import RequestLog
 from api.routes import (
     batch,
     contracts,
@@ -143,10 +143,9 @@ def create_app(settings: Settings | None = None, *, prepare_stores: bool = True)
         contracts.purchases,
         webhooks.router,
     )
-    # Innermost: the metered lookup's lean path still passes the request log and the edge.
-    app.add_middleware(LookupLane, services=services, routers=routers)
-    app.add_middleware(RequestLogMiddleware, log=request_log)
-    app.add_middleware(EdgeMiddleware, metrics=services.metrics)
+    # The edge hands the metered lookup's common requests to its lean path.
+    lane = LookupLane(services, routers)
+    app.add_middleware(EdgeMiddleware, metrics=services.metrics, log=request_log, lane=lane)
     app.add_middleware(DocsPolicyMiddleware)
     for router in routers:
         app.include_router(router)

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from fastapi import Response
 from starlette.types import Receive, Scope, Send
 
+from api.edge import raw_header_name
 from api.errors import ApiError, error_response
 from api.ids import new_ordered_id
 from tollgate.catalog import Catalog
@@ -177,6 +178,9 @@ def client_gone(receive: Receive) -> bool:
         return False
 
 
+_JSON_TYPE = (b"content-type", b"application/json")
+
+
 class MeteredResponse(Response):
     """A JSON answer that leaves only once its delivery is durable in the ledger, and is
     voided instead of sent when the client has gone."""
@@ -184,7 +188,14 @@ class MeteredResponse(Response):
     media_type = "application/json"
 
     def __init__(self, content: bytes, receipt, headers: dict[str, str]) -> None:
-        super().__init__(content, headers=headers)
+        # The head as `Response.__init__` makes it (the given headers, then length and type),
+        # without its checks: a delivery's headers never set the length or the type.
+        self.status_code, self.body, self.background = 200, content, None
+        self.raw_headers = [
+            *((raw_header_name(name), value.encode("latin-1")) for name, value in headers.items()),
+            (b"content-length", str(len(content)).encode("latin-1")),
+            _JSON_TYPE,
+        ]
         self.receipt = receipt
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

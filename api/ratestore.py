@@ -50,6 +50,10 @@ class DurableMemoryStorage(MemoryStorage):
     # drops an expired key when it is read, and `_purge` sweeps the rest once a minute.
     def incr(self, key: str, expiry: float, amount: int = 1) -> int:
         self.get(key)
+        return self._add(key, expiry, amount)
+
+    def _add(self, key: str, expiry: float, amount: int) -> int:
+        """`incr` of a key whose expiry was just checked."""
         with self.locks[key]:
             self.storage[key] += amount
             if self.storage[key] == amount:
@@ -57,6 +61,15 @@ class DurableMemoryStorage(MemoryStorage):
             value = self.storage[key]
         self._append(key, amount)
         return value
+
+    def _count(self, key: str, now: float) -> int:
+        """`get` at `now`, called directly: `limits` wraps each public storage method in an
+        error translator, and a hit made seven such calls."""
+        if self.expirations.get(key, 0) <= now:
+            self.storage.pop(key, None)
+            self.expirations.pop(key, None)
+            self.locks.pop(key, None)
+        return self.storage.get(key, 0)
 
     def acquire_sliding_window_stats(
         self, key: str, limit: int, expiry: int, amount: int = 1
@@ -67,14 +80,15 @@ class DurableMemoryStorage(MemoryStorage):
         both, with the same arithmetic."""
         now = time.time()
         previous_key, current_key = self.sliding_window_keys(key, expiry, now)
-        previous, previous_ttl, current, current_ttl = self._get_sliding_window_info(
-            previous_key, current_key, expiry, now
-        )
+        # As `_get_sliding_window_info` reads the window.
+        previous, current = self._count(previous_key, now), self._count(current_key, now)
+        previous_ttl = (1 - (((now - expiry) / expiry) % 1)) * expiry if previous else 0.0
+        current_ttl = (1 - ((now / expiry) % 1)) * expiry + expiry
         allowed = (
             amount <= limit and floor(previous * previous_ttl / expiry + current) + amount <= limit
         )
         if allowed:
-            current = self.incr(current_key, 2 * expiry, amount=amount)
+            current = self._add(current_key, 2 * expiry, amount)
             if floor(previous * previous_ttl / expiry + current) > limit:
                 # Another hit won the race: take this one back and refuse it (as limits does).
                 current = self.decr(current_key, amount)

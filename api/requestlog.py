@@ -1,8 +1,8 @@
 """The request log behind the SLA report: one row per answered /v1 request.
 
-The middleware only appends to memory when the response starts; a background task writes
-the pending rows in one insert per second (and once more on shutdown), so the metadata
-database is never on the request path. Freshness comes from the response's
+The edge (`api.edge`) only appends to memory when the response starts; a background task
+writes the pending rows in one insert per second (and once more on shutdown), so the
+metadata database is never on the request path. Freshness comes from the response's
 `X-Data-Freshness` header (whole seconds since the product's watermark), which every
 product delivery sets.
 """
@@ -15,7 +15,6 @@ import contextlib
 import time
 
 from sqlalchemy import Engine, insert
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tollgate.catalog import Catalog
 from tollgate.clock import utcnow
@@ -90,40 +89,3 @@ class RequestLog:
         finally:
             with contextlib.suppress(Exception):
                 self.flush()
-
-
-class RequestLogMiddleware:
-    """Pure ASGI, so push streams pass through; latency is time to the response headers."""
-
-    def __init__(self, app: ASGIApp, log: RequestLog):
-        self.app, self.log = app, log
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not scope["path"].startswith(LOGGED_PREFIX):
-            await self.app(scope, receive, send)
-            return
-        started = time.perf_counter()
-
-        async def send_and_log(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                self._record(scope, message, started)
-            await send(message)
-
-        await self.app(scope, receive, send_and_log)
-
-    def _record(self, scope: Scope, message: Message, started: float) -> None:
-        latency_ms = (time.perf_counter() - started) * 1000.0
-        freshness = None
-        for name, value in message.get("headers", []):
-            if name.lower() == b"x-data-freshness" and value.isdigit():
-                freshness = float(value)
-        state = scope.get("state", {})
-        route = getattr(scope.get("route"), "path", None) or "unmatched"
-        self.log.record(
-            state.get("tenant_id"),
-            state.get("product"),
-            route,
-            message["status"],
-            latency_ms,
-            freshness,
-        )

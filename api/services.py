@@ -65,6 +65,10 @@ class Services:
     _state: dict[tuple[str, str], tuple[float, object]] = field(default_factory=dict)
     _manifest_watermarks: dict[tuple[str, str], datetime | None] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        engines = (self.live_engine, self.metadata_engine)
+        self._local_stores = all(e.dialect.name == "sqlite" for e in engines)
+
     @classmethod
     def build(cls, settings: Settings) -> Services:
         catalog = load_catalog(settings.catalog_path)
@@ -111,8 +115,7 @@ class Services:
         mode a reader never waits for the writer: less than the thread hop it would otherwise
         take. A networked database can stall, so its reads stay off the loop.
         """
-        local = all(e.dialect.name == "sqlite" for e in (self.live_engine, self.metadata_engine))
-        if local:
+        if self._local_stores:
             return read(*args)
         return await asyncio.to_thread(read, *args)
 

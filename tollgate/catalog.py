@@ -56,7 +56,7 @@ class QualityRules(_Strict):
 
 # Product.shapes() by product object; the entry holds the object, so its id is not reused
 # while cached (a copy with other fields is another object, with shapes of its own).
-_SHAPES: dict[int, tuple[Product, dict[str, VersionShape]]] = {}
+_SHAPES: dict[int, tuple[Product, dict[str, VersionShape], VersionShape]] = {}
 _SHAPES_KEPT = 1024
 
 
@@ -90,15 +90,22 @@ class Product(_Strict):
     def shapes(self) -> dict[str, VersionShape]:
         """Each schema version's served columns and lifecycle, keyed by version (worked out
         once per product object: every answer asks for them)."""
+        return dict(self._shapes()[1])
+
+    def shape(self, version: str | None = None) -> VersionShape | None:
+        """The shape of schema version `version` (None: the current one); None for a
+        version the product never had."""
+        _, shapes, current = self._shapes()
+        return current if version is None else shapes.get(version)
+
+    def _shapes(self) -> tuple[Product, dict[str, VersionShape], VersionShape]:
         hit = _SHAPES.get(id(self))
         if hit is None or hit[0] is not self:
             if len(_SHAPES) >= _SHAPES_KEPT:
                 _SHAPES.clear()
-            hit = _SHAPES[id(self)] = (
-                self,
-                version_shapes(self.id, self.schema_versions, self.column_names),
-            )
-        return dict(hit[1])
+            shapes = version_shapes(self.id, self.schema_versions, self.column_names)
+            hit = _SHAPES[id(self)] = (self, shapes, shapes[self.schema_version.version])
+        return hit
 
     def price_at(self, at: datetime) -> Price:
         """The price in force at `at` (the newest change that took effect by then)."""

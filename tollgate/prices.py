@@ -70,6 +70,15 @@ class Price(_Strict):
         """What one unit of `channel` costs under this price, or None: the channel is not sold."""
         if channel not in LANE_CHANNELS[lane]:
             return None
+        # Worked out once per price object and channel: every metered answer asks (twice).
+        hit = _RATES.get((id(self), channel))
+        if hit is None or hit[0] is not self:
+            if len(_RATES) >= _RATES_KEPT:
+                _RATES.clear()
+            hit = _RATES[(id(self), channel)] = (self, self._rate(channel))
+        return hit[1]
+
+    def _rate(self, channel: Channel) -> ChannelRate | None:
         stated = getattr(self, channel)
         if stated == INCLUDED:
             return ChannelRate(channel, _included_unit(channel), 0, included=True)
@@ -90,6 +99,10 @@ class ChannelRate:
     @property
     def usd(self) -> Decimal:
         return Decimal(self.micros) / MICROS
+
+
+_RATES: dict[tuple[int, str], tuple[Price, ChannelRate | None]] = {}
+_RATES_KEPT = 1024
 
 
 def _default_rate(price: Price, channel: Channel) -> ChannelRate | None:

@@ -100,11 +100,13 @@ class Delivery:
     quality_status: str | None = None
 
     def __post_init__(self) -> None:
+        # Each field is set again only when it changes: a metered answer makes one of these.
         at = self.occurred_at or datetime.now(UTC)
         if at.tzinfo is None:
             raise ValueError("occurred_at must be timezone-aware")
         # The ledger stores UTC; billing cuts days and months in UTC.
-        object.__setattr__(self, "occurred_at", at.astimezone(UTC))
+        if at is not self.occurred_at or at.tzinfo is not UTC:
+            object.__setattr__(self, "occurred_at", at.astimezone(UTC))
         sign = -1 if self.status == "reversal" else 1
         if sign * self.units < 0 or sign * self.bytes < 0:
             raise ValueError("units and bytes cannot be negative (a reversal's, positive)")
@@ -113,13 +115,14 @@ class Delivery:
         for name, width in _WIDTHS.items():
             if not 0 < len(getattr(self, name)) <= width:
                 raise ValueError(f"{name} must be 1 to {width} characters")
-        object.__setattr__(self, "route", self.route[:_ROUTE_WIDTH])
+        if len(self.route) > _ROUTE_WIDTH:
+            object.__setattr__(self, "route", self.route[:_ROUTE_WIDTH])
         for name, width in _TRAIL_WIDTHS.items():
             value = getattr(self, name)
             if value is not None and len(value) > width:
                 object.__setattr__(self, name, value[:width])
         wm = self.watermark_at
-        if wm is not None:
+        if wm is not None and wm.tzinfo is not UTC:
             object.__setattr__(
                 self, "watermark_at", (wm if wm.tzinfo else wm.replace(tzinfo=UTC)).astimezone(UTC)
             )
@@ -142,10 +145,15 @@ class Delivery:
         )
 
     def to_json(self) -> str:
-        fields = {**self.fields(), "occurred_at": self.occurred_at.isoformat()}
+        return self.journal_line()[:-1].decode()
+
+    def journal_line(self) -> bytes:
+        """The delivery as one line of the usage journal: `to_json()`, UTF-8, newline-ended."""
+        fields = dict(vars(self))
+        fields["occurred_at"] = self.occurred_at.isoformat()
         if self.watermark_at is not None:
             fields["watermark_at"] = self.watermark_at.isoformat()
-        return _JSON.encode(fields).decode()
+        return _JSON.encode(fields) + b"\n"
 
     @classmethod
     def from_json(cls, line: str) -> Delivery:

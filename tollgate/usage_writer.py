@@ -98,7 +98,7 @@ class UsageLedger:
     # -- recording ---------------------------------------------------------------------
     def record(self, delivery: Delivery) -> int:
         """Append a delivery to the journal; returns the ticket to wait on before answering."""
-        return self.journal.append((delivery.to_json() + "\n").encode(), delivery)
+        return self.journal.append(delivery.journal_line(), delivery)
 
     def void(self, delivery: Delivery) -> int:
         """Record the reversal of a delivery whose answer was not sent."""

@@ -34,13 +34,13 @@ _PER_ANSWER = {
 def lane_served(monkeypatch) -> list[str]:
     """The paths the lane served (the rest went to the route)."""
     served: list[str] = []
-    serve = LookupLane._serve
+    serve = LookupLane.serve
 
     async def counted(self, scope, *args):
         served.append(scope["path"])
         await serve(self, scope, *args)
 
-    monkeypatch.setattr(LookupLane, "_serve", counted)
+    monkeypatch.setattr(LookupLane, "serve", counted)
     return served
 
 
