@@ -71,25 +71,8 @@ def gate_status(ctx: DeliveryContext) -> QualityVerdict:
     return quality
 
 
-_DATES = (datetime, date)
-# Dates and times written lately, by identity, with their text: answers write the same
-# objects again and again (the watermark, cached for a second; the schema version's date;
-# a lookup's time_from and time_to, both its row's time), and isoformat is not cheap.
-_ISO_TEXTS: dict[int, tuple[Any, str]] = {}
-_ISO_TEXTS_KEPT = 64
-
-
 def _iso(value: Any) -> str | None:
-    if not isinstance(value, _DATES):
-        return value
-    hit = _ISO_TEXTS.get(id(value))
-    if hit is not None and hit[0] is value:
-        return hit[1]
-    if len(_ISO_TEXTS) >= _ISO_TEXTS_KEPT:
-        _ISO_TEXTS.clear()
-    text = value.isoformat()
-    _ISO_TEXTS[id(value)] = (value, text)
-    return text
+    return value.isoformat() if isinstance(value, datetime | date) else value
 
 
 def _body(ctx: DeliveryContext, answer: Answer, status: QualityVerdict, view: TenantView) -> dict:

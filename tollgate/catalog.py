@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from tollgate.catalog_checks import IDENTIFIER, CatalogError, check_references, validation_fault
 from tollgate.credit_policy import CreditPolicy
+from tollgate.memo import PerObject
 from tollgate.prices import Price
 from tollgate.schema_versions import SchemaVersion, VersionShape, version_shapes
 
@@ -54,12 +55,6 @@ class QualityRules(_Strict):
         return {*self.not_null, *self.unique, *self.ranges, *self.accepted_values}
 
 
-# Product.shapes() by product object; the entry holds the object, so its id is not reused
-# while cached (a copy with other fields is another object, with shapes of its own).
-_SHAPES: dict[int, tuple[Product, dict[str, VersionShape], VersionShape]] = {}
-_SHAPES_KEPT = 1024
-
-
 class Product(_Strict):
     id: str
     title: str
@@ -90,22 +85,16 @@ class Product(_Strict):
     def shapes(self) -> dict[str, VersionShape]:
         """Each schema version's served columns and lifecycle, keyed by version (worked out
         once per product object: every answer asks for them)."""
-        return dict(self._shapes()[1])
+        return dict(self._shapes()[0])
 
     def shape(self, version: str | None = None) -> VersionShape | None:
         """The shape of schema version `version` (None: the current one); None for a
         version the product never had."""
-        _, shapes, current = self._shapes()
+        shapes, current = self._shapes()
         return current if version is None else shapes.get(version)
 
-    def _shapes(self) -> tuple[Product, dict[str, VersionShape], VersionShape]:
-        hit = _SHAPES.get(id(self))
-        if hit is None or hit[0] is not self:
-            if len(_SHAPES) >= _SHAPES_KEPT:
-                _SHAPES.clear()
-            shapes = version_shapes(self.id, self.schema_versions, self.column_names)
-            hit = _SHAPES[id(self)] = (self, shapes, shapes[self.schema_version.version])
-        return hit
+    def _shapes(self) -> tuple[dict[str, VersionShape], VersionShape]:
+        return _SHAPES.get(self)
 
     def price_at(self, at: datetime) -> Price:
         """The price in force at `at` (the newest change that took effect by then)."""
@@ -122,6 +111,14 @@ class Product(_Strict):
 
     def column(self, name: str) -> Column | None:
         return next((c for c in self.columns if c.name == name), None)
+
+
+def _version_shapes(product: Product, _key: None) -> tuple[dict[str, VersionShape], VersionShape]:
+    shapes = version_shapes(product.id, product.schema_versions, product.column_names)
+    return shapes, shapes[product.schema_version.version]
+
+
+_SHAPES = PerObject(_version_shapes)  # every answer asks for its product's shapes
 
 
 class Tier(_Strict):

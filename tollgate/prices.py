@@ -26,6 +26,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from tollgate.memo import PerObject
+
 PriceModel = Literal["per_query", "per_record", "subscription_monthly", "one_time"]
 Channel = Literal["query", "push", "export"]
 Unit = Literal["query", "record", "message"]
@@ -70,13 +72,7 @@ class Price(_Strict):
         """What one unit of `channel` costs under this price, or None: the channel is not sold."""
         if channel not in LANE_CHANNELS[lane]:
             return None
-        # Worked out once per price object and channel: every metered answer asks (twice).
-        hit = _RATES.get((id(self), channel))
-        if hit is None or hit[0] is not self:
-            if len(_RATES) >= _RATES_KEPT:
-                _RATES.clear()
-            hit = _RATES[(id(self), channel)] = (self, self._rate(channel))
-        return hit[1]
+        return _RATES.get(self, channel)
 
     def _rate(self, channel: Channel) -> ChannelRate | None:
         stated = getattr(self, channel)
@@ -101,8 +97,8 @@ class ChannelRate:
         return Decimal(self.micros) / MICROS
 
 
-_RATES: dict[tuple[int, str], tuple[Price, ChannelRate | None]] = {}
-_RATES_KEPT = 1024
+# Worked out once per price object and channel: every metered answer asks (twice).
+_RATES = PerObject(Price._rate)
 
 
 def _default_rate(price: Price, channel: Channel) -> ChannelRate | None:

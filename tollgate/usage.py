@@ -149,7 +149,7 @@ class Delivery:
 
     def journal_line(self) -> bytes:
         """The delivery as one line of the usage journal: `to_json()`, UTF-8, newline-ended."""
-        fields = dict(vars(self))
+        fields = self.fields()
         fields["occurred_at"] = self.occurred_at.isoformat()
         if self.watermark_at is not None:
             fields["watermark_at"] = self.watermark_at.isoformat()
