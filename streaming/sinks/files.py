@@ -101,7 +101,7 @@ class LandingFiles:
 
     def prepare(self, events: list[Event]) -> list[tuple[tuple[str, date, int], pa.Table]]:
         """The events' landing tables, by (dataset, event date, event hour)."""
-        return list(landing_tables(events).items())
+        return landing_tables(events)
 
     def write(self, writer: str, epoch: int, parts: list[tuple[tuple, pa.Table]]) -> None:
         groups: dict[tuple[str, date, int], list[pa.Table]] = defaultdict(list)

@@ -42,28 +42,32 @@ _BEHAVIOR_OPTIONAL = tuple(
 _TS = pa.timestamp("us", tz="UTC")
 
 
-def landing_tables(events: list) -> dict[tuple[str, date, int], pa.Table]:
-    """The landing table of each (dataset, event date, event hour) the events fall in."""
-    transactions, behavior = [], []
+def landing_tables(events: list) -> list[tuple[tuple[str, date, int], pa.Table]]:
+    """The events' landing tables, each keyed by (dataset, event date, event hour); rows of
+    one event type together (a key may have a table per type; their order means nothing)."""
+    by_kind: dict[str, list] = {}
     for e in events:
-        (transactions if e.event_type == "card_transaction" else behavior).append(e)
-    out: dict[tuple[str, date, int], pa.Table] = {}
-    for dataset, group, build in (
-        (TRANSACTIONS, transactions, _transactions),
-        (BEHAVIOR, behavior, _behavior),
-    ):
-        if group:
-            out.update(_by_hour(dataset, build(group)))
+        group = by_kind.get(e.event_type)
+        if group is None:
+            by_kind[e.event_type] = [e]
+        else:
+            group.append(e)
+    out: list[tuple[tuple[str, date, int], pa.Table]] = []
+    for kind, group in by_kind.items():
+        if kind == "card_transaction":
+            out.extend(_by_hour(TRANSACTIONS, _transactions(group)))
+        else:
+            out.extend(_by_hour(BEHAVIOR, _behavior(kind, group)))
     return out
 
 
-def _by_hour(dataset: str, table: pa.Table) -> dict[tuple[str, date, int], pa.Table]:
+def _by_hour(dataset: str, table: pa.Table) -> list[tuple[tuple[str, date, int], pa.Table]]:
     """`table`'s rows by the UTC hour of their event time, in their order."""
     hours = table.column("event_at").to_numpy().astype(np.int64) // _US_PER_HOUR
     first, last = int(hours.min()), int(hours.max())
     if first == last:
-        return {_key(dataset, first): table}
-    return {_key(dataset, int(h)): table.filter(hours == h) for h in np.unique(hours)}
+        return [(_key(dataset, first), table)]
+    return [(_key(dataset, int(h)), table.filter(hours == h)) for h in np.unique(hours)]
 
 
 def _key(dataset: str, hour: int) -> tuple[str, date, int]:
@@ -100,20 +104,16 @@ def _transactions(events: list) -> pa.Table:
     return pa.Table.from_pydict(cols, schema=SCHEMAS[TRANSACTIONS])
 
 
-def _behavior(events: list) -> pa.Table:
-    """Payload columns start all null; each event type fills its own, at its positions."""
+def _behavior(kind: str, events: list) -> pa.Table:
+    """Events of one behaviour type: its payload fills its own columns, the others are null."""
     cols = _envelope(events, ("payload",))
-    payloads = cols.pop("payload")
-    kinds = cols["event_type"] = [e.event_type for e in events]
-    positions: dict[str, list[int]] = {}
-    for i, kind in enumerate(kinds):
-        positions.setdefault(kind, []).append(i)
-    optional = {name: np.full(len(events), None, object) for name in _BEHAVIOR_OPTIONAL}
-    for kind, where in positions.items():
-        fills = _BEHAVIOR_PAYLOAD[kind]
-        values = _columns([payloads[i] for i in where], tuple(attr for _, attr in fills))
-        for column, attr in fills:
-            optional[column][where] = values[attr]
-    for name, column in optional.items():
-        cols[name] = pa.array(column, _BEHAVIOR_SCHEMA.field(name).type)
+    fills = _BEHAVIOR_PAYLOAD[kind]
+    values = _columns(cols.pop("payload"), tuple(attr for _, attr in fills))
+    for column, attr in fills:
+        cols[column] = values[attr]
+    n = len(events)
+    cols["event_type"] = pa.repeat(kind, n)
+    for name in _BEHAVIOR_OPTIONAL:
+        if name not in cols:
+            cols[name] = pa.nulls(n, _BEHAVIOR_SCHEMA.field(name).type)
     return pa.Table.from_pydict(cols, schema=_BEHAVIOR_SCHEMA)
