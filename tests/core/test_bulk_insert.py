@@ -101,3 +101,18 @@ def test_a_row_missing_a_column_is_refused_not_stored_as_null(engine):
     with pytest.raises(KeyError, match="ratio"), engine.begin() as conn:
         BulkInsert(insert(THROUGH_BULK), COLUMNS)(conn, [ROWS[0], partial])
     assert _stored(engine, THROUGH_BULK) == []
+
+
+def test_a_time_shared_by_rows_is_stored_as_each_rows_own(engine):
+    # One object in every row's `at` (processed once), and one in two rows of three.
+    at = datetime(2026, 1, 1, tzinfo=timezone(timedelta(hours=2)))
+    rows = [
+        {**row, "at": at, "maybe_at": at if i < 2 else row["maybe_at"]}
+        for i, row in enumerate(ROWS)
+    ]
+    with engine.begin() as conn:
+        conn.execute(insert(THROUGH_SQLALCHEMY), rows)
+        BulkInsert(insert(THROUGH_BULK), COLUMNS)(conn, rows)
+    stored = _stored(engine, THROUGH_BULK)
+    assert stored == _stored(engine, THROUGH_SQLALCHEMY)
+    assert stored[2][3] != stored[0][3] == stored[1][3]  # the third row's maybe_at is its own
