@@ -71,8 +71,11 @@ def gate_status(ctx: DeliveryContext) -> QualityVerdict:
     return quality
 
 
+_DATES = (datetime, date)  # a union written in the call is built anew on every call
+
+
 def _iso(value: Any) -> str | None:
-    return value.isoformat() if isinstance(value, datetime | date) else value
+    return value.isoformat() if isinstance(value, _DATES) else value
 
 
 def _body(ctx: DeliveryContext, answer: Answer, status: QualityVerdict, view: TenantView) -> dict:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import Sequence
+from datetime import datetime
 from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, Response
@@ -67,6 +68,8 @@ async def answer(
             # Rows outside the tenant's regions are "not found", never "forbidden": no leak.
             raise ApiError(404, "record_not_found", f"no {product.id} record {key!r}")
         at = row[product.time_column]
+        if isinstance(at, datetime):  # both ends of the answer's span: written as text once
+            at = at.isoformat()
         return Answer(
             to_json_row(shape.project(row)), services.watermark(product.id), at, at, paged=False
         )
