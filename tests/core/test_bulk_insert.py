@@ -116,3 +116,19 @@ def test_a_time_shared_by_rows_is_stored_as_each_rows_own(engine):
     stored = _stored(engine, THROUGH_BULK)
     assert stored == _stored(engine, THROUGH_SQLALCHEMY)
     assert stored[2][3] != stored[0][3] == stored[1][3]  # the third row's maybe_at is its own
+
+
+def test_a_single_column_insert_is_processed_too(engine):
+    # One column: its values still pass through the column type, as SQLAlchemy's do.
+    tables = [Table(n, metadata, Column("at", UTCDateTime())) for n in ("one_sa", "one_bulk")]
+    metadata.create_all(engine, tables=tables)
+    rows = [{"at": datetime(2026, 1, 1, tzinfo=timezone(timedelta(hours=2)))}]
+    with engine.begin() as conn:
+        conn.execute(insert(tables[0]), rows)
+        BulkInsert(insert(tables[1]), ["at"])(conn, rows)
+    assert _stored_all(engine, "one_bulk") == _stored_all(engine, "one_sa")
+
+
+def _stored_all(engine, name: str) -> list[tuple]:
+    with engine.connect() as conn:
+        return conn.exec_driver_sql(f"SELECT * FROM {name}").fetchall()

@@ -66,9 +66,9 @@ def _params(rows: list[dict[str, Any]], fields: list[tuple[str, _Processor]]) ->
     """Each row's values in `fields` order, processed: taken out and put back together in C,
     column by column. A column holding one object in every row (a batch's own timestamp)
     is processed once."""
-    get = itemgetter(*(name for name, _ in fields))
-    if len(fields) == 1:
-        return [(get(row),) for row in rows]
+    names = [name for name, _ in fields]
+    # itemgetter of one name gives the value itself, not a 1-tuple.
+    get = itemgetter(*names) if len(names) > 1 else lambda row: (row[names[0]],)
     columns: list = list(zip(*map(get, rows), strict=True))
     for i, (_, process) in enumerate(fields):
         if process is None:
